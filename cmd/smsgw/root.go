@@ -1,0 +1,50 @@
+package main
+
+import (
+	"errors"
+
+	"github.com/spf13/cobra"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+// errSilent marks an error whose details the command already printed; it
+// only sets the exit code.
+var errSilent = errors.New("failed")
+
+func exitCode(err error) int {
+	if errors.Is(err, errSilent) {
+		return 1
+	}
+	return 1
+}
+
+// newRootCmd builds the command tree. Each subcommand lives in its own
+// cmd_*.go file and is listed here.
+func newRootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "smsgw",
+		Short:         "SMPP gateway with a signed, retrying webhook bridge",
+		Long:          "smsgw binds to carrier SMSCs, stores every event in NATS JetStream and delivers them as signed webhooks.",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Version:       version,
+	}
+	root.PersistentFlags().String("config", "", "path to the YAML config file (every key can also come from SMSGW_* env vars)")
+	root.AddCommand(
+		newVersionCmd(),
+	)
+	return root
+}
+
+func newVersionCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the smsgw version",
+		Args:  cobra.NoArgs,
+		Run: func(cmd *cobra.Command, _ []string) {
+			cmd.Println("smsgw", version)
+		},
+	}
+}
