@@ -39,6 +39,11 @@ const (
 	StreamName = "SMS_EVENTS"
 	// StreamSubjects is what StreamName captures.
 	StreamSubjects = "sms.events.>"
+	// DirectPrefix is followed by "<endpoint id>.<type>": an event meant for
+	// one webhook endpoint only (replays). It lives in StreamName too.
+	DirectPrefix = "sms.direct."
+	// DirectStreamSubjects is the second subject filter of StreamName.
+	DirectStreamSubjects = "sms.direct.>"
 	// UnassignedAccount is the account segment of inbound messages that no
 	// account claims; the bridge sends them to no webhook.
 	UnassignedAccount = "_unassigned"
@@ -54,6 +59,11 @@ const (
 // Subject is the NATS subject of an event of type typ for account.
 func Subject(account, typ string) string {
 	return SubjectPrefix + account + "." + typ
+}
+
+// DirectSubject is the subject of an event for one endpoint only.
+func DirectSubject(endpointID, typ string) string {
+	return DirectPrefix + endpointID + "." + typ
 }
 
 // ParseSubject splits an event subject into account and type.
