@@ -430,6 +430,12 @@ func SMSCDefaults() SMSC {
 	}
 }
 
+// WebhookDefaults returns a static webhook endpoint with its defaults: every
+// event type ("*").
+func WebhookDefaults() Webhook {
+	return Webhook{Events: []string{"*"}}
+}
+
 // Bind modes of SMSC.Bind.
 const (
 	BindTransceiver         = "transceiver"
