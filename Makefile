@@ -36,6 +36,10 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
+# An SMPP implementation not written here (npm 'smpp') against the simulator.
+interop: build
+	SMSGW_BIN=$(CURDIR)/$(BIN) bash interop/run.sh
+
 soak:
 	SMSGW_SOAK=1 $(GO) test -count=1 -timeout 80m -run 'Soak|Fault' ./...
 
