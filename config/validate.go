@@ -135,7 +135,7 @@ func (n NATS) validate(ps *Problems) {
 			u, err := url.Parse(raw)
 			switch {
 			case err != nil:
-				ps.add("nats.url", "%q is not a URL", raw)
+				ps.add("nats.url", "%q is not a URL", redactURL(raw))
 			case !slices.Contains(natsSchemes, u.Scheme):
 				ps.add("nats.url", "%q: scheme must be one of %s", redactURL(raw), strings.Join(natsSchemes, ", "))
 			case u.Host == "":

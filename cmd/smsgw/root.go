@@ -34,6 +34,7 @@ func newRootCmd() *cobra.Command {
 	root.PersistentFlags().String("config", "", "path to the YAML config file (every key can also come from SMSGW_* env vars)")
 	root.AddCommand(
 		newVersionCmd(),
+		newConfigCmd(),
 	)
 	return root
 }
