@@ -33,9 +33,10 @@ func (k Key) isMapping() bool {
 func (k Key) InList() bool { return k.inList }
 
 // EnvName is the key's environment variable, or "" for keys inside list
-// elements (set the whole list as JSON instead).
+// elements (set the whole list as JSON instead) and for mappings such as
+// "http" (set their keys one by one).
 func (k Key) EnvName() string {
-	if k.inList {
+	if k.inList || k.isMapping() {
 		return ""
 	}
 	return EnvName(k.Path)
