@@ -33,14 +33,14 @@ type Receipt struct {
 
 // SMPP 3.4 message_state values (5.2.28).
 const (
-	StateEnroute       uint8 = 1
-	StateDelivered     uint8 = 2
-	StateExpired       uint8 = 3
-	StateDeleted       uint8 = 4
-	StateUndeliverable uint8 = 5
-	StateAccepted      uint8 = 6
-	StateUnknown       uint8 = 7
-	StateRejected      uint8 = 8
+	MessageStateEnroute       uint8 = 1
+	MessageStateDelivered     uint8 = 2
+	MessageStateExpired       uint8 = 3
+	MessageStateDeleted       uint8 = 4
+	MessageStateUndeliverable uint8 = 5
+	MessageStateAccepted      uint8 = 6
+	MessageStateUnknown       uint8 = 7
+	MessageStateRejected      uint8 = 8
 )
 
 // Normalised receipt stats.
@@ -337,39 +337,39 @@ func receiptNormStat(v string) string {
 func receiptStatState(stat string) (state uint8, final bool) {
 	switch stat {
 	case StatDelivered:
-		return StateDelivered, true
+		return MessageStateDelivered, true
 	case StatExpired:
-		return StateExpired, true
+		return MessageStateExpired, true
 	case StatDeleted:
-		return StateDeleted, true
+		return MessageStateDeleted, true
 	case StatUndeliverable, StatFailed:
-		return StateUndeliverable, true
+		return MessageStateUndeliverable, true
 	case StatAccepted:
-		return StateAccepted, false
+		return MessageStateAccepted, false
 	case StatRejected:
-		return StateRejected, true
+		return MessageStateRejected, true
 	case StatEnroute, StatAcked, StatBuffered:
-		return StateEnroute, false
+		return MessageStateEnroute, false
 	}
-	return StateUnknown, true // UNKNOWN and anything we do not recognise
+	return MessageStateUnknown, true // UNKNOWN and anything we do not recognise
 }
 
 // receiptStateStat names a message_state.
 func receiptStateStat(state uint8) string {
 	switch state {
-	case StateEnroute:
+	case MessageStateEnroute:
 		return StatEnroute
-	case StateDelivered:
+	case MessageStateDelivered:
 		return StatDelivered
-	case StateExpired:
+	case MessageStateExpired:
 		return StatExpired
-	case StateDeleted:
+	case MessageStateDeleted:
 		return StatDeleted
-	case StateUndeliverable:
+	case MessageStateUndeliverable:
 		return StatUndeliverable
-	case StateAccepted:
+	case MessageStateAccepted:
 		return StatAccepted
-	case StateRejected:
+	case MessageStateRejected:
 		return StatRejected
 	}
 	return StatUnknown
