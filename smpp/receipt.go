@@ -114,9 +114,9 @@ func ParseReceiptText(s string) (Receipt, error) {
 		}
 		tok := s[i:j]
 		switch {
-		case !haveVal && cur != receiptKeyNone:
-			// The first token after a key is its value, even when it
-			// looks like "x:y" (ids may contain colons).
+		case !haveVal && cur != receiptKeyNone && (cur == receiptKeyID || !receiptOtherKey(tok)):
+			// The first token after a key is its value; an id keeps it
+			// even when it looks like "x:y", as ids may contain colons.
 			vals[cur] = tok
 			haveVal = true
 		case receiptOtherKey(tok):
