@@ -1,0 +1,374 @@
+package gateway
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/smsgw/smsgw/bus"
+)
+
+// StoreConfig configures a Store.
+type StoreConfig struct {
+	// Bus is the NATS connection. Required.
+	Bus *bus.Bus
+	// AckTimeout bounds how long a write waits for JetStream's
+	// acknowledgement before answering ErrUnavailable. Default 5s.
+	AckTimeout time.Duration
+	// Logger; nil discards.
+	Logger *slog.Logger
+}
+
+// Store keeps message records, idempotency answers and opt-outs in NATS KV
+// and queues accepted messages on SubmitStream. Every gateway instance
+// opening the same NATS sees the same state. It is safe for concurrent use.
+type Store struct {
+	b          *bus.Bus
+	js         jetstream.JetStream
+	messages   jetstream.KeyValue
+	idem       jetstream.KeyValue
+	optouts    jetstream.KeyValue
+	ackTimeout time.Duration
+	log        *slog.Logger
+}
+
+// SubmitStreamConfig is the configuration of SubmitStream. Whoever creates
+// it (the API's store or the engine) uses this, so both agree.
+func SubmitStreamConfig() jetstream.StreamConfig {
+	return jetstream.StreamConfig{
+		Name:        SubmitStream,
+		Description: "accepted messages waiting to be submitted to an SMSC",
+		Subjects:    []string{SubmitSubjects},
+		Retention:   jetstream.WorkQueuePolicy,
+		// Dedupe window for Nats-Msg-Id = message id: a re-published
+		// submission is queued once.
+		Duplicates: 10 * time.Minute,
+	}
+}
+
+// MessagesBucketConfig is the configuration of BucketMessages.
+func MessagesBucketConfig() jetstream.KeyValueConfig {
+	return jetstream.KeyValueConfig{
+		Bucket:      BucketMessages,
+		Description: "message records by message id",
+		History:     1,
+		// Records outlive every receipt (messages.id_ttl is at most days);
+		// 30 days matches the events stream.
+		TTL: 30 * 24 * time.Hour,
+	}
+}
+
+// OpenStore creates (or updates) the gateway's buckets and the submit stream
+// and returns a Store over them.
+func OpenStore(ctx context.Context, cfg StoreConfig) (*Store, error) {
+	if cfg.Bus == nil {
+		return nil, errors.New("gateway: store: Bus is required")
+	}
+	if cfg.AckTimeout <= 0 {
+		cfg.AckTimeout = 5 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Store{b: cfg.Bus, js: cfg.Bus.JS, ackTimeout: cfg.AckTimeout, log: cfg.Logger}
+	var err error
+	if s.messages, err = cfg.Bus.KV(ctx, MessagesBucketConfig()); err != nil {
+		return nil, fmt.Errorf("gateway: store: %w", err)
+	}
+	if s.idem, err = cfg.Bus.KV(ctx, jetstream.KeyValueConfig{
+		Bucket: BucketIdempotency, Description: "first answers of submits by account and Idempotency-Key",
+		History: 1, TTL: IdempotencyTTL,
+	}); err != nil {
+		return nil, fmt.Errorf("gateway: store: %w", err)
+	}
+	if s.optouts, err = cfg.Bus.KV(ctx, jetstream.KeyValueConfig{
+		Bucket: BucketOptOuts, Description: "suppression lists: <account>.<number digits>", History: 1,
+	}); err != nil {
+		return nil, fmt.Errorf("gateway: store: %w", err)
+	}
+	if _, err = cfg.Bus.Stream(ctx, SubmitStreamConfig()); err != nil {
+		return nil, fmt.Errorf("gateway: store: %w", err)
+	}
+	return s, nil
+}
+
+// Messages is the message records bucket (the engine updates records
+// through UpdateMessage; direct access is for tests and tools).
+func (s *Store) Messages() jetstream.KeyValue { return s.messages }
+
+// storeUnavailable turns a NATS error into ErrUnavailable when it is one
+// of connectivity or timeout, so the API can answer 503.
+func storeUnavailable(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) ||
+		errors.Is(err, nats.ErrConnectionClosed) || errors.Is(err, nats.ErrDisconnected) ||
+		errors.Is(err, nats.ErrNoResponders) || errors.Is(err, jetstream.ErrNoStreamResponse) ||
+		errors.Is(err, nats.ErrConnectionReconnecting) || errors.Is(err, bus.ErrNotReady) ||
+		errors.Is(err, jetstream.ErrAsyncPublishReplySubjectSet) {
+		return fmt.Errorf("gateway: %s: %w: %w", op, ErrUnavailable, err)
+	}
+	return fmt.Errorf("gateway: %s: %w", op, err)
+}
+
+// connected fails fast when the NATS connection is down, instead of letting
+// writes sit in the reconnect buffer until they time out.
+func (s *Store) connected() error {
+	if s.b.NC == nil || !s.b.NC.IsConnected() {
+		return fmt.Errorf("gateway: %w: nats not connected", ErrUnavailable)
+	}
+	return nil
+}
+
+// kvSubject is the subject a KV put of key in bucket is published to.
+func kvSubject(bucket, key string) string { return "$KV." + bucket + "." + key }
+
+// Accept durably stores each message (status accepted) and queues it on
+// SubmitStream, publishing asynchronously and waiting for every
+// acknowledgement. The record is stored before its submission is queued,
+// so the engine never sees an id without a record. It returns one error
+// per message (nil: stored and queued), in order.
+func (s *Store) Accept(ctx context.Context, msgs []*Message) []error {
+	errs := make([]error, len(msgs))
+	if err := s.connected(); err != nil {
+		for i := range errs {
+			errs[i] = err
+		}
+		return errs
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.ackTimeout)
+	defer cancel()
+
+	// Phase 1: records. Expected last subject sequence 0 makes each a
+	// create: a duplicate id can never overwrite a record.
+	futs := make([]jetstream.PubAckFuture, len(msgs))
+	for i, m := range msgs {
+		body, err := m.MarshalRecord()
+		if err != nil {
+			errs[i] = err
+			continue
+		}
+		futs[i], errs[i] = s.js.PublishAsync(kvSubject(BucketMessages, m.ID), body,
+			jetstream.WithExpectLastSequencePerSubject(0))
+		if errs[i] != nil {
+			errs[i] = storeUnavailable("store message", errs[i])
+		}
+	}
+	s.awaitAcks(ctx, "store message", futs, errs)
+
+	// Phase 2: queue what was stored.
+	futs = make([]jetstream.PubAckFuture, len(msgs))
+	for i, m := range msgs {
+		if errs[i] != nil {
+			continue
+		}
+		body, _ := json.Marshal(SubmitRequest{ID: m.ID, Account: m.Account})
+		futs[i], errs[i] = s.js.PublishMsgAsync(&nats.Msg{
+			Subject: SubmitSubject(m.Account), Data: body,
+			Header: nats.Header{jetstream.MsgIDHeader: []string{m.ID}},
+		})
+		if errs[i] != nil {
+			errs[i] = storeUnavailable("queue message", errs[i])
+		}
+	}
+	s.awaitAcks(ctx, "queue message", futs, errs)
+
+	// A record whose submission could not be queued would sit "accepted"
+	// forever; remove it (best effort) since the client got an error.
+	for i, m := range msgs {
+		if errs[i] != nil && futs[i] != nil || errs[i] != nil && errors.Is(errs[i], ErrUnavailable) {
+			dctx, dcancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+			_ = s.messages.Purge(dctx, m.ID)
+			dcancel()
+		}
+	}
+	return errs
+}
+
+func (s *Store) awaitAcks(ctx context.Context, op string, futs []jetstream.PubAckFuture, errs []error) {
+	for i, f := range futs {
+		if f == nil || errs[i] != nil {
+			continue
+		}
+		select {
+		case <-f.Ok():
+		case err := <-f.Err():
+			errs[i] = storeUnavailable(op, err)
+		case <-ctx.Done():
+			errs[i] = storeUnavailable(op, ctx.Err())
+		}
+	}
+}
+
+// Message returns the record of id. Records of other accounts are the
+// caller's business (the API compares Account and answers 404).
+func (s *Store) Message(ctx context.Context, id string) (*Message, uint64, error) {
+	if !validKeyToken(id) {
+		return nil, 0, ErrNotFound
+	}
+	if err := s.connected(); err != nil {
+		return nil, 0, err
+	}
+	e, err := s.messages.Get(ctx, id)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return nil, 0, ErrNotFound
+	}
+	if err != nil {
+		return nil, 0, storeUnavailable("get message", err)
+	}
+	m, err := UnmarshalMessage(e.Value())
+	if err != nil {
+		return nil, 0, err
+	}
+	return m, e.Revision(), nil
+}
+
+// UpdateMessage applies fn to the current record of id and writes it back
+// with optimistic concurrency, re-reading and re-applying fn when another
+// writer got there first. fn must be deterministic over its input (it may
+// run several times). An error from fn aborts the update and is returned.
+func (s *Store) UpdateMessage(ctx context.Context, id string, fn func(*Message) error) (*Message, error) {
+	for attempt := 0; ; attempt++ {
+		m, rev, err := s.Message(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if err := fn(m); err != nil {
+			return nil, err
+		}
+		body, err := m.MarshalRecord()
+		if err != nil {
+			return nil, err
+		}
+		_, err = s.messages.Update(ctx, id, body, rev)
+		if err == nil {
+			return m, nil
+		}
+		if !errors.Is(err, jetstream.ErrKeyExists) || attempt >= 100 {
+			return nil, storeUnavailable("update message", err)
+		}
+		// Conflict: someone else wrote first; read again and re-apply.
+		if err := ctx.Err(); err != nil {
+			return nil, storeUnavailable("update message", err)
+		}
+	}
+}
+
+// validKeyToken reports whether s can be used as one token of a KV key
+// (ids come from URLs: anything else cannot exist).
+func validKeyToken(s string) bool {
+	if s == "" || len(s) > 128 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// storeIdemKey is the KV key of an Idempotency-Key: the key is hashed so
+// any client string (spaces, dots, unicode) fits a NATS subject token.
+func storeIdemKey(account, scope, key string) string {
+	h := sha256.Sum256([]byte(scope + "\x00" + key))
+	return account + "." + hex.EncodeToString(h[:16])
+}
+
+// IdempotentAnswer is a remembered answer to a submit.
+type IdempotentAnswer struct {
+	// Pending is set while the first request is still being processed.
+	Pending   bool            `json:"pending,omitempty"`
+	Status    int             `json:"status,omitempty"`
+	Body      json.RawMessage `json:"body,omitempty"`
+	CreatedAt time.Time       `json:"created_at"`
+}
+
+// storeIdemStale is how long a pending reservation may live before another
+// request takes it over (its holder crashed).
+const storeIdemStale = 30 * time.Second
+
+// IdemReservation is the right to process a request with an
+// Idempotency-Key; Finish or Release it.
+type IdemReservation struct {
+	s   *Store
+	key string
+	rev uint64
+}
+
+// ReserveIdempotency looks key up for account and scope (the route). When
+// a finished answer is stored it returns it (and no reservation); when
+// another request holds the key it returns ErrIdempotencyInProgress;
+// otherwise it reserves the key for this request.
+func (s *Store) ReserveIdempotency(ctx context.Context, account, scope, key string) (*IdempotentAnswer, *IdemReservation, error) {
+	if err := s.connected(); err != nil {
+		return nil, nil, err
+	}
+	k := storeIdemKey(account, scope, key)
+	pending, _ := json.Marshal(IdempotentAnswer{Pending: true, CreatedAt: time.Now()})
+	for range 5 {
+		rev, err := s.idem.Create(ctx, k, pending)
+		if err == nil {
+			return nil, &IdemReservation{s: s, key: k, rev: rev}, nil
+		}
+		if !errors.Is(err, jetstream.ErrKeyExists) {
+			return nil, nil, storeUnavailable("idempotency reserve", err)
+		}
+		e, err := s.idem.Get(ctx, k)
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			continue // expired or released between our Create and Get
+		}
+		if err != nil {
+			return nil, nil, storeUnavailable("idempotency get", err)
+		}
+		var a IdempotentAnswer
+		if err := json.Unmarshal(e.Value(), &a); err != nil || (a.Pending && time.Since(a.CreatedAt) > storeIdemStale) {
+			// Corrupt or abandoned: take it over at its revision.
+			rev, uerr := s.idem.Update(ctx, k, pending, e.Revision())
+			if uerr == nil {
+				return nil, &IdemReservation{s: s, key: k, rev: rev}, nil
+			}
+			continue
+		}
+		if a.Pending {
+			return nil, nil, ErrIdempotencyInProgress
+		}
+		return &a, nil, nil
+	}
+	return nil, nil, ErrIdempotencyInProgress
+}
+
+// Finish stores the answer for later retries.
+func (r *IdemReservation) Finish(ctx context.Context, status int, body []byte) error {
+	v, _ := json.Marshal(IdempotentAnswer{Status: status, Body: body, CreatedAt: time.Now()})
+	if _, err := r.s.idem.Update(ctx, r.key, v, r.rev); err != nil {
+		return storeUnavailable("idempotency finish", err)
+	}
+	return nil
+}
+
+// Release drops the reservation so a retry with the same key is processed
+// afresh (used when the request was refused: nothing was accepted).
+func (r *IdemReservation) Release(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+	defer cancel()
+	if err := r.s.idem.Delete(ctx, r.key, jetstream.LastRevision(r.rev)); err != nil {
+		r.s.log.Debug("idempotency release failed", "err", err)
+	}
+}
+
+// splitAccountKey splits "<account>.<rest>".
+func splitAccountKey(k string) (account, rest string, ok bool) {
+	return strings.Cut(k, ".")
+}
