@@ -37,7 +37,7 @@ func decodeParts(t testing.TB, e Encoded) string {
 }
 
 func TestEncode(t *testing.T) {
-	ext := "€" // extension character: two septets
+	ext := "€"   // extension character: two septets
 	emoji := "😀" // outside the BMP: a surrogate pair
 	tests := []struct {
 		name     string
