@@ -141,15 +141,15 @@ func load(data []byte, lookupEnv func(string) (string, bool), flags *pflag.FlagS
 	}
 	sortProblems(ps)
 	// Validate too, so one run lists every problem; a key the decoder
-	// already refused is not reported twice.
-	reported := make(map[string]bool, len(ps))
+	// already refused (or anything under it) is not reported again.
+	refused := make([]string, 0, len(ps))
 	for _, p := range ps {
-		reported[p.Path] = true
+		refused = append(refused, p.Path)
 	}
 	var vps Problems
 	cfg.validate(&vps)
 	for _, p := range vps {
-		if !reported[p.Path] {
+		if !under(p.Path, refused) {
 			ps = append(ps, p)
 		}
 	}
@@ -302,6 +302,16 @@ func typeName(t reflect.Type) string {
 		return typeName(t.Elem())
 	}
 	return t.String()
+}
+
+// under reports whether path is one of roots or lies inside one of them.
+func under(path string, roots []string) bool {
+	for _, r := range roots {
+		if path == r || strings.HasPrefix(path, r+".") || strings.HasPrefix(path, r+"[") {
+			return true
+		}
+	}
+	return false
 }
 
 func join(path, key string) string {
