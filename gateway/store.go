@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -167,11 +166,13 @@ func (s *Store) Accept(ctx context.Context, msgs []*Message) []error {
 	s.awaitAcks(ctx, "store message", futs, errs)
 
 	// Phase 2: queue what was stored.
+	stored := make([]bool, len(msgs))
 	futs = make([]jetstream.PubAckFuture, len(msgs))
 	for i, m := range msgs {
 		if errs[i] != nil {
 			continue
 		}
+		stored[i] = true
 		body, _ := json.Marshal(SubmitRequest{ID: m.ID, Account: m.Account})
 		futs[i], errs[i] = s.js.PublishMsgAsync(&nats.Msg{
 			Subject: SubmitSubject(m.Account), Data: body,
@@ -186,9 +187,11 @@ func (s *Store) Accept(ctx context.Context, msgs []*Message) []error {
 	// A record whose submission could not be queued would sit "accepted"
 	// forever; remove it (best effort) since the client got an error.
 	for i, m := range msgs {
-		if errs[i] != nil && futs[i] != nil || errs[i] != nil && errors.Is(errs[i], ErrUnavailable) {
+		if stored[i] && errs[i] != nil {
 			dctx, dcancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
-			_ = s.messages.Purge(dctx, m.ID)
+			if err := s.messages.Purge(dctx, m.ID); err != nil {
+				s.log.Warn("could not remove record of unqueued message", "message_id", m.ID, "err", err)
+			}
 			dcancel()
 		}
 	}
@@ -368,7 +371,3 @@ func (r *IdemReservation) Release(ctx context.Context) {
 	}
 }
 
-// splitAccountKey splits "<account>.<rest>".
-func splitAccountKey(k string) (account, rest string, ok bool) {
-	return strings.Cut(k, ".")
-}

@@ -20,16 +20,9 @@ const DefaultMaxBodyBytes int64 = 1 << 20
 // naming what is wrong; a body over the MaxBytes limit is 413. It returns
 // nil on success.
 func Decode(r *http.Request, v any) *Problem {
-	if r.Body == nil {
-		return NewProblem(http.StatusBadRequest, "request body is empty")
-	}
-	body, err := io.ReadAll(r.Body)
-	if err != nil {
-		if mbe, ok := errors.AsType[*http.MaxBytesError](err); ok {
-			return NewProblem(http.StatusRequestEntityTooLarge,
-				fmt.Sprintf("request body is larger than %d bytes", mbe.Limit))
-		}
-		return NewProblem(http.StatusBadRequest, "could not read the request body")
+	body, p := ReadBody(r)
+	if p != nil {
+		return p
 	}
 	return DecodeBytes(body, v)
 }
@@ -123,4 +116,21 @@ func MaxBytes(limit int64, next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// ReadBody reads r's whole body, turning a MaxBytes overrun into a 413
+// problem. Use it with DecodeBytes when the raw bytes are needed too.
+func ReadBody(r *http.Request) ([]byte, *Problem) {
+	if r.Body == nil {
+		return nil, nil
+	}
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		if mbe, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			return nil, NewProblem(http.StatusRequestEntityTooLarge,
+				fmt.Sprintf("request body is larger than %d bytes", mbe.Limit))
+		}
+		return nil, NewProblem(http.StatusBadRequest, "could not read the request body")
+	}
+	return body, nil
 }
