@@ -370,4 +370,3 @@ func (r *IdemReservation) Release(ctx context.Context) {
 		r.s.log.Debug("idempotency release failed", "err", err)
 	}
 }
-
