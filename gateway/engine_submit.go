@@ -1,0 +1,385 @@
+package gateway
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/smsgw/smsgw/events"
+	"github.com/smsgw/smsgw/smpp"
+)
+
+// engMissingRecordTries is how many times a submission whose record is not
+// (yet) in sms_messages is retried before it is dropped.
+const engMissingRecordTries = 5
+
+// handleSubmit takes one queued submission to an SMSC and records the
+// outcome. It acknowledges the work item only after the resulting event is
+// stored; on a hard stop it leaves it unacknowledged for redelivery.
+func (e *Engine) handleSubmit(ctx context.Context, msg jetstream.Msg) {
+	var req SubmitRequest
+	if err := json.Unmarshal(msg.Data(), &req); err != nil || req.ID == "" {
+		e.log.Error("gateway submission unreadable, dropped", "subject", msg.Subject(), "err", err)
+		_ = msg.Term()
+		return
+	}
+	log := e.log.With("message_id", req.ID)
+	attempt := 1
+	if md, err := msg.Metadata(); err == nil {
+		attempt = int(md.NumDelivered)
+	}
+	rec, rev, err := e.loadMessage(ctx, req.ID)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		if attempt < engMissingRecordTries {
+			_ = msg.NakWithDelay(time.Second)
+			return
+		}
+		log.Error("gateway submission has no message record, dropped")
+		_ = msg.Term()
+		return
+	}
+	if err != nil {
+		if ctx.Err() == nil {
+			log.Warn("gateway load message failed", "err", err)
+			_ = msg.NakWithDelay(e.cfg.SubmitRetryMin)
+		}
+		return
+	}
+	if rec.Status != StatusAccepted {
+		// Done before (a redelivery after a crash between the record update
+		// and the ack): never submit twice.
+		_ = msg.Ack()
+		return
+	}
+	names := e.routes.lookup(rec.To, rec.Route)
+	if len(names) == 0 {
+		e.failMessage(ctx, msg, rec, rev, "", nil, fmt.Sprintf("no route to %s", engRouteDesc(rec)), log)
+		return
+	}
+	smsc := e.pickSMSC(names, attempt)
+	var (
+		res     smpp.Result
+		subErr  error
+		smscNam string
+	)
+	if smsc == nil {
+		smscNam = names[0]
+		subErr = &smpp.SubmitError{Temporary: true, Part: 1, Err: smpp.ErrNotBound}
+	} else {
+		smscNam = smsc.Name()
+		sctx, cancel := context.WithTimeout(ctx, e.cfg.SubmitTimeout)
+		res, subErr = smsc.Submit(sctx, smpp.Message{
+			To: rec.To, From: rec.From, Text: rec.Text,
+			Encoding: smpp.Encoding(rec.Encoding), Validity: rec.Validity, Ref: engConcatRef(rec.ID),
+		})
+		cancel()
+	}
+	if subErr != nil {
+		if ctx.Err() != nil {
+			return // hard stop: leave it for redelivery
+		}
+		if smpp.IsTemporary(subErr) {
+			e.m.submits.WithLabelValues(smscNam, "temporary").Inc()
+			if attempt < e.cfg.Config.Messages.SubmitAttempts {
+				d := engBackoff(attempt, e.cfg.SubmitRetryMin, e.cfg.SubmitRetryMax)
+				log.Info("gateway submit will be retried", "smsc", smscNam, "attempt", attempt, "retry_in", d.String(), "err", subErr)
+				_ = msg.NakWithDelay(d)
+				return
+			}
+			e.failMessage(ctx, msg, rec, rev, smscNam, engStatus(subErr),
+				fmt.Sprintf("retries exhausted after %d attempts: %v", attempt, subErr), log)
+			return
+		}
+		e.m.submits.WithLabelValues(smscNam, "permanent").Inc()
+		e.failMessage(ctx, msg, rec, rev, smscNam, engStatus(subErr), subErr.Error(), log)
+		return
+	}
+	e.m.submits.WithLabelValues(smscNam, "ok").Inc()
+	if err := e.recordSent(ctx, rec, rev, smscNam, res, attempt); err != nil {
+		if ctx.Err() == nil {
+			// Submitted but not recorded: the redelivery submits again
+			// (at worst one duplicate SMS; the sent event id is the same,
+			// so JetStream keeps one).
+			log.Warn("gateway record sent failed", "smsc", smscNam, "err", err)
+			_ = msg.NakWithDelay(e.cfg.SubmitRetryMin)
+		}
+		return
+	}
+	_ = msg.Ack()
+}
+
+// pickSMSC returns the first bound SMSC of the route, starting further down
+// the list on later attempts so a failing SMSC is bypassed.
+func (e *Engine) pickSMSC(names []string, attempt int) EngineSMSC {
+	start := (attempt - 1) % len(names)
+	for i := range names {
+		s := e.smscs[names[(start+i)%len(names)]]
+		if s != nil && s.Bound() {
+			return s
+		}
+	}
+	return nil
+}
+
+func engRouteDesc(m *Message) string {
+	if m.Route != "" {
+		return m.To + " via " + m.Route
+	}
+	return m.To
+}
+
+// engConcatRef derives the concatenation reference from the message id, so
+// a retried submit carries the same reference (1..255: fits UDH and SAR).
+func engConcatRef(id string) uint16 {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(id))
+	return uint16(h.Sum32()%255) + 1
+}
+
+// engStatus is the SMPP command_status of a submit error, if it has one.
+func engStatus(err error) *int {
+	var se *smpp.SubmitError
+	if errors.As(err, &se) && se.Status != 0 {
+		v := int(se.Status)
+		return &v
+	}
+	return nil
+}
+
+// engBackoff is min·2^(attempt-1), capped at max, with ±20 % jitter.
+func engBackoff(attempt int, minD, maxD time.Duration) time.Duration {
+	d := minD
+	for i := 1; i < attempt && d < maxD; i++ {
+		d *= 2
+	}
+	d = min(d, maxD)
+	j := 0.8 + 0.4*rand.Float64() //nolint:gosec // jitter, not security
+	return time.Duration(float64(d) * j)
+}
+
+// loadMessage reads a record and its revision.
+func (e *Engine) loadMessage(ctx context.Context, id string) (*Message, uint64, error) {
+	ent, err := e.kvMsgs.Get(ctx, id)
+	if err != nil {
+		return nil, 0, fmt.Errorf("gateway: load message %s: %w", id, err)
+	}
+	m, err := UnmarshalMessage(ent.Value())
+	if err != nil {
+		return nil, 0, err
+	}
+	return m, ent.Revision(), nil
+}
+
+// updateMessage applies fn to the record and writes it back with optimistic
+// concurrency, reloading and re-applying on a conflict. fn may publish
+// events (their ids are derived, so a re-applied publish is deduplicated);
+// it returns false to write nothing.
+func (e *Engine) updateMessage(ctx context.Context, id string, m *Message, rev uint64, fn func(*Message) (bool, error)) (*Message, error) {
+	for try := 0; ; try++ {
+		if m == nil {
+			var err error
+			if m, rev, err = e.loadMessage(ctx, id); err != nil {
+				return nil, err
+			}
+		}
+		write, err := fn(m)
+		if err != nil || !write {
+			return m, err
+		}
+		b, err := m.MarshalRecord()
+		if err != nil {
+			return nil, err
+		}
+		_, err = e.kvMsgs.Update(ctx, id, b, rev)
+		if err == nil {
+			return m, nil
+		}
+		if !errors.Is(err, jetstream.ErrKeyRevisionMismatch) || try >= 50 {
+			return nil, fmt.Errorf("gateway: update message %s: %w", id, err)
+		}
+		m = nil
+	}
+}
+
+// recordSent files each part's SMSC id for receipt matching, remembers the
+// message for in_reply_to, publishes message.sent and updates the record.
+func (e *Engine) recordSent(ctx context.Context, rec *Message, rev uint64, smsc string, res smpp.Result, attempt int) error {
+	now := e.now()
+	ids := make([]string, len(res.Parts))
+	futures := make([]jetstream.PubAckFuture, 0, len(res.Parts)+1)
+	for i, p := range res.Parts {
+		ids[i] = p.MessageID
+		f, err := e.b.JS.PublishAsync(engKVSubject(BucketSMSCIDs, engIDKey(smsc, smpp.IDKey(p.MessageID, e.idFormat[smsc]))),
+			[]byte(rec.ID+"/"+strconv.Itoa(i)))
+		if err != nil {
+			return fmt.Errorf("gateway: file smsc id: %w", err)
+		}
+		futures = append(futures, f)
+	}
+	if f, err := e.b.JS.PublishAsync(engKVSubject(BucketLastSent, engLastSentKey(rec.Account, rec.To)), []byte(rec.ID)); err == nil {
+		futures = append(futures, f)
+	} else {
+		return fmt.Errorf("gateway: remember last sent: %w", err)
+	}
+	if err := engWaitFutures(ctx, futures); err != nil {
+		return err
+	}
+	var ev *events.Event
+	_, err := e.updateMessage(ctx, rec.ID, rec, rev, func(m *Message) (bool, error) {
+		if m.Status != StatusAccepted {
+			return false, nil
+		}
+		m.Status = StatusSent
+		m.SMSC = smsc
+		m.SubmittedAt = &now
+		m.PartIDs = ids
+		m.PartStates = make([]PartState, len(ids))
+		m.Parts = len(ids)
+		if res.Encoding != "" {
+			m.Encoding = string(res.Encoding)
+		}
+		m.SubmitAttempts = attempt
+		if ev == nil {
+			x := seqMessageEvent(m, events.MessageSent, 1, now)
+			if err := e.publishEvent(ctx, m, x); err != nil {
+				return false, err
+			}
+			ev = &x
+		}
+		m.Sequence = 1
+		m.Events = append(m.Events, *ev)
+		return true, nil
+	})
+	return err
+}
+
+// failMessage publishes message.failed, records it and acknowledges the
+// work item.
+func (e *Engine) failMessage(ctx context.Context, msg jetstream.Msg, rec *Message, rev uint64, smsc string, status *int, why string, log interface {
+	Warn(string, ...any)
+}) {
+	now := e.now()
+	var ev *events.Event
+	_, err := e.updateMessage(ctx, rec.ID, rec, rev, func(m *Message) (bool, error) {
+		if m.Status != StatusAccepted {
+			return false, nil
+		}
+		m.Status = StatusFailed
+		m.SMSC = smsc
+		m.DoneAt = &now
+		if ev == nil {
+			x := seqMessageEvent(m, events.MessageFailed, m.Sequence+1, now)
+			x.Data.Reason = &events.Reason{Message: why, SMPPStatus: status}
+			if err := e.publishEvent(ctx, m, x); err != nil {
+				return false, err
+			}
+			ev = &x
+		}
+		m.Sequence = ev.Data.Sequence
+		m.Events = append(m.Events, *ev)
+		return true, nil
+	})
+	if err != nil {
+		if ctx.Err() == nil {
+			log.Warn("gateway record failure failed", "err", err)
+			_ = msg.NakWithDelay(e.cfg.SubmitRetryMin)
+		}
+		return
+	}
+	log.Warn("gateway message failed", "smsc", smsc, "reason", why)
+	_ = msg.Ack()
+}
+
+// seqMessageEvent builds event number seq of m from the record's current
+// state. Its id is derived from the message id and seq (see seqEventID).
+func seqMessageEvent(m *Message, typ string, seq int, now time.Time) events.Event {
+	d := events.Data{
+		MessageID: m.ID, To: m.To, From: m.From, Status: m.Status,
+		PartCount: m.Parts, Metadata: m.Metadata, SMSC: m.SMSC, Sequence: seq,
+	}
+	if m.SubmittedAt != nil {
+		d.SubmittedAt = events.At(*m.SubmittedAt)
+	}
+	if m.DoneAt != nil {
+		d.DoneAt = events.At(*m.DoneAt)
+	}
+	// sent and failed both claim sequence 1 (a crash between a submit and
+	// its record may lead to either on the retry): keep their ids apart.
+	key := m.ID
+	if typ == events.MessageSent || typ == events.MessageFailed {
+		key += "/" + typ
+	}
+	return events.Event{ID: seqEventID(key, seq, m.CreatedAt), Type: typ, Timestamp: events.Time{Time: now}, Data: d}
+}
+
+// publishEvent stores a message's event in JetStream (with its
+// callback_url as a header) and waits for the acknowledgement.
+func (e *Engine) publishEvent(ctx context.Context, m *Message, ev events.Event) error {
+	var h nats.Header
+	if m.CallbackURL != "" {
+		h = nats.Header{}
+		h.Set(events.HeaderCallbackURL, m.CallbackURL)
+	}
+	return e.publishAccountEvent(ctx, m.Account, ev, h)
+}
+
+func (e *Engine) publishAccountEvent(ctx context.Context, account string, ev events.Event, h nats.Header) error {
+	start := time.Now()
+	_, err := e.b.PublishEvent(ctx, account, ev, h)
+	e.m.publish.WithLabelValues("event").Observe(time.Since(start).Seconds())
+	if err != nil {
+		return fmt.Errorf("gateway: publish %s: %w", ev.Type, err)
+	}
+	e.m.finalEvents.WithLabelValues(ev.Type).Inc()
+	return nil
+}
+
+// engWaitFutures waits for every asynchronous publish to be acknowledged.
+func engWaitFutures(ctx context.Context, fs []jetstream.PubAckFuture) error {
+	for _, f := range fs {
+		select {
+		case <-f.Ok():
+		case err := <-f.Err():
+			return fmt.Errorf("gateway: store: %w", err)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// engKVSubject is the subject a put to bucket's key is published on (the
+// KV API's wire format), so several puts can be pipelined asynchronously.
+func engKVSubject(bucket, key string) string { return "$KV." + bucket + "." + key }
+
+// engKeyPart makes s usable inside a KV key (letters, digits, '-', '_',
+// '='; '.' separates parts): kept as is when it already is, else base64url.
+func engKeyPart(s string) string {
+	ok := s != ""
+	for i := 0; ok && i < len(s); i++ {
+		c := s[i]
+		ok = c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_'
+	}
+	if ok {
+		return s
+	}
+	return "=" + base64.RawURLEncoding.EncodeToString([]byte(s))
+}
+
+// engIDKey is the sms_smsc_ids key of an SMSC message id.
+func engIDKey(smsc, idKey string) string { return engKeyPart(smsc) + "." + engKeyPart(idKey) }
+
+// engLastSentKey is the sms_last_sent key of account and a number.
+func engLastSentKey(account, number string) string {
+	return engKeyPart(account) + "." + engKeyPart(strings.TrimPrefix(number, "+"))
+}
