@@ -1,0 +1,761 @@
+package bridge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"golang.org/x/time/rate"
+
+	"github.com/smsgw/smsgw/events"
+)
+
+const (
+	// ConsumerPrefix starts the durable consumer name of every endpoint:
+	// "wh_<endpoint id>".
+	ConsumerPrefix = "wh_"
+	// CallbackConsumer is the durable consumer of callback_url deliveries.
+	CallbackConsumer = "wh_callback"
+
+	conCallbackID = CallbackTarget
+	// conFetchWait bounds one pull request; short so an idle endpoint
+	// notices Close and pauses quickly.
+	conFetchWait = 2 * time.Second
+	// conNewWindow: an endpoint created less than this long ago gets a
+	// consumer starting at its created_at (covers the gap between the API
+	// storing it and the bridge seeing it); an older one (re-enabled, or
+	// its consumer lost) starts at "now".
+	conNewWindow = time.Hour
+)
+
+// ConsumerName is the durable consumer of endpoint id on SMS_EVENTS.
+func ConsumerName(id string) string { return ConsumerPrefix + id }
+
+// conWorker delivers one endpoint's events (or every callback_url's): one
+// durable pull consumer, one fetch loop, at most cap(sem) deliveries at a
+// time. Separate workers share nothing but the HTTP transport, so a slow
+// endpoint never holds up another.
+type conWorker struct {
+	b        *Bridge
+	id       string
+	callback bool
+	ep       atomic.Pointer[Endpoint]
+	limiter  *rate.Limiter
+	sem      chan struct{}
+	ackWait  time.Duration
+
+	cons        jetstream.Consumer // owned by the fetch loop
+	consMu      sync.Mutex
+	paused      atomic.Int64 // unix nanos until which nothing is sent
+	progress    atomic.Int64 // unix nanos of the last finished delivery
+	healthBusy  atomic.Bool
+	fetchCtx    context.Context
+	fetchCancel context.CancelFunc
+	workCtx     context.Context
+	workCancel  context.CancelFunc
+	fetchDone   chan struct{}
+	handlers    sync.WaitGroup
+	log         *slog.Logger
+}
+
+// conStart starts a worker; b.mu is held.
+func (b *Bridge) conStart(id string, ep Endpoint, callback bool) *conWorker {
+	conc := b.cfg.Settings.MaxInFlightPerEndpoint
+	if callback {
+		conc = b.cfg.CallbackConcurrency
+	}
+	w := &conWorker{
+		b:         b,
+		id:        id,
+		callback:  callback,
+		sem:       make(chan struct{}, conc),
+		limiter:   rate.NewLimiter(rate.Inf, 1),
+		fetchDone: make(chan struct{}),
+		log:       b.log.With("endpoint_id", id),
+	}
+	w.ep.Store(&ep)
+	w.setRate(ep.RateLimit)
+	w.ackWait = b.conAckWait(ep.Timeout)
+	w.progress.Store(b.now().UnixNano())
+	w.fetchCtx, w.fetchCancel = context.WithCancel(b.runCtx)
+	w.workCtx, w.workCancel = context.WithCancel(b.workCtx)
+	go w.run()
+	return w
+}
+
+// conAckWait is how long JetStream waits for an answer about a delivered
+// event before handing it out again: every quick try's timeout and wait,
+// plus a margin; waits for a pause or the rate limit send progress.
+func (b *Bridge) conAckWait(timeout time.Duration) time.Duration {
+	if b.cfg.AckWait > 0 {
+		return b.cfg.AckWait
+	}
+	if timeout <= 0 {
+		timeout = b.cfg.Settings.Timeout
+	}
+	q := max(b.d.cfg.QuickRetries, 0)
+	return time.Duration(q+1)*timeout + time.Duration(1<<q)*b.d.cfg.QuickRetryWait*2 + 30*time.Second
+}
+
+func (w *conWorker) setRate(perSecond float64) {
+	if perSecond <= 0 {
+		w.limiter.SetLimit(rate.Inf)
+		return
+	}
+	w.limiter.SetLimit(rate.Limit(perSecond))
+	w.limiter.SetBurst(max(1, int(math.Ceil(perSecond))))
+}
+
+// stop ends the fetch loop and waits for in-flight deliveries; abort
+// cancels them first (the endpoint is gone or disabled).
+func (w *conWorker) stop(abort bool) {
+	w.fetchCancel()
+	if abort {
+		w.workCancel()
+	}
+	<-w.fetchDone
+	w.handlers.Wait()
+	w.workCancel()
+}
+
+// conSync applies the store's initial listing until EndpointsSynced.
+func (b *Bridge) conSync(ctx context.Context, changes <-chan EndpointChange, seen map[string]bool) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("loading endpoints: %w", ctx.Err())
+		case c, ok := <-changes:
+			if !ok {
+				return errors.New("loading endpoints: watch ended")
+			}
+			if c.Op == EndpointsSynced {
+				return nil
+			}
+			seen[c.ID] = true
+			b.conApply(c)
+		}
+	}
+}
+
+// conWatch follows endpoint changes until Close, re-watching (and dropping
+// workers of endpoints that vanished meanwhile) if the watch ends.
+func (b *Bridge) conWatch(changes <-chan EndpointChange) {
+	defer b.loops.Done()
+	for {
+		for c := range changes {
+			if c.Op != EndpointsSynced {
+				b.conApply(c)
+			}
+		}
+		for {
+			if !conSleep(b.runCtx, time.Second) {
+				return
+			}
+			ch, err := b.store.Watch(b.runCtx)
+			if err != nil {
+				b.log.Warn("endpoint watch failed", "err", err)
+				continue
+			}
+			seen := map[string]bool{}
+			sctx, cancel := context.WithTimeout(b.runCtx, 30*time.Second)
+			err = b.conSync(sctx, ch, seen)
+			cancel()
+			if err != nil {
+				b.log.Warn("endpoint watch failed", "err", err)
+				continue
+			}
+			b.mu.Lock()
+			var gone []string
+			for id := range b.endpoints {
+				if !seen[id] {
+					gone = append(gone, id)
+				}
+			}
+			b.mu.Unlock()
+			for _, id := range gone {
+				b.conApply(EndpointChange{Op: EndpointDeleted, ID: id})
+			}
+			changes = ch
+			break
+		}
+	}
+}
+
+// conApply starts, updates or stops the worker of one endpoint.
+func (b *Bridge) conApply(c EndpointChange) {
+	b.mu.Lock()
+	if b.closing {
+		b.mu.Unlock()
+		return
+	}
+	var stop *conWorker
+	switch c.Op {
+	case EndpointPut:
+		ep := c.Endpoint
+		b.endpoints[ep.ID] = ep
+		w := b.workers[ep.ID]
+		switch {
+		case ep.Enabled && w == nil:
+			b.workers[ep.ID] = b.conStart(ep.ID, ep, false)
+		case ep.Enabled:
+			w.ep.Store(&ep)
+			w.setRate(ep.RateLimit)
+		case w != nil:
+			stop = w
+			delete(b.workers, ep.ID)
+		}
+	case EndpointDeleted:
+		delete(b.endpoints, c.ID)
+		if w := b.workers[c.ID]; w != nil {
+			stop = w
+			delete(b.workers, c.ID)
+		}
+	}
+	b.mu.Unlock()
+	if stop == nil {
+		return
+	}
+	// Disabled or deleted: its pending events are dropped with the
+	// consumer (a disabled endpoint gets nothing; replay re-sends). A
+	// re-enabled endpoint gets a fresh consumer starting now.
+	stop.stop(true)
+	ctx, cancel := context.WithTimeout(b.runCtx, 10*time.Second)
+	defer cancel()
+	if err := b.stream.DeleteConsumer(ctx, ConsumerName(c.ID)); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) && b.runCtx.Err() == nil {
+		b.log.Warn("consumer not deleted", "endpoint_id", c.ID, "err", err)
+	}
+	b.log.Info("endpoint stopped", "endpoint_id", c.ID, "deleted", c.Op == EndpointDeleted)
+}
+
+// consumerConfig is the durable consumer a worker fetches from.
+func (w *conWorker) consumerConfig() jetstream.ConsumerConfig {
+	b := w.b
+	if w.callback {
+		return jetstream.ConsumerConfig{
+			Durable:       CallbackConsumer,
+			Description:   "smsgw callback_url deliveries",
+			FilterSubject: events.StreamSubjects,
+			AckPolicy:     jetstream.AckExplicitPolicy,
+			AckWait:       w.ackWait,
+			MaxDeliver:    -1,
+			MaxAckPending: max(b.cfg.MaxAckPending, 4*cap(w.sem)),
+			DeliverPolicy: jetstream.DeliverNewPolicy,
+		}
+	}
+	ep := w.ep.Load()
+	cfg := jetstream.ConsumerConfig{
+		Durable:     ConsumerName(ep.ID),
+		Description: "smsgw webhook endpoint " + ep.ID,
+		FilterSubjects: []string{
+			events.SubjectPrefix + ep.Account + ".>",
+			events.DirectPrefix + ep.ID + ".>",
+		},
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       w.ackWait,
+		MaxDeliver:    -1, // the retry schedule decides, then the dead letter
+		MaxAckPending: b.cfg.MaxAckPending,
+		DeliverPolicy: jetstream.DeliverNewPolicy,
+	}
+	if !ep.CreatedAt.IsZero() && b.now().Sub(ep.CreatedAt) < conNewWindow {
+		t := ep.CreatedAt
+		cfg.DeliverPolicy = jetstream.DeliverByStartTimePolicy
+		cfg.OptStartTime = &t
+	}
+	return cfg
+}
+
+// ensure creates the worker's consumer, or updates the mutable settings of
+// an existing one (another instance, or an earlier run, made it).
+func (w *conWorker) ensure(ctx context.Context) (jetstream.Consumer, error) {
+	want := w.consumerConfig()
+	st := w.b.stream
+	c, err := st.Consumer(ctx, want.Durable)
+	if errors.Is(err, jetstream.ErrConsumerNotFound) {
+		c, err = st.CreateConsumer(ctx, want)
+		if errors.Is(err, jetstream.ErrConsumerExists) {
+			c, err = st.Consumer(ctx, want.Durable)
+		} else if err == nil {
+			w.log.Info("consumer created", "consumer", want.Durable, "deliver_policy", want.DeliverPolicy.String())
+			return c, nil
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("bridge: consumer %s: %w", want.Durable, err)
+	}
+	cur := c.CachedInfo().Config
+	if cur.AckWait != want.AckWait || cur.MaxAckPending != want.MaxAckPending ||
+		strings.Join(cur.FilterSubjects, " ") != strings.Join(want.FilterSubjects, " ") {
+		cur.AckWait, cur.MaxAckPending, cur.FilterSubjects = want.AckWait, want.MaxAckPending, want.FilterSubjects
+		if len(want.FilterSubjects) > 0 {
+			cur.FilterSubject = ""
+		}
+		if c, err = st.UpdateConsumer(ctx, cur); err != nil {
+			return nil, fmt.Errorf("bridge: update consumer %s: %w", want.Durable, err)
+		}
+	}
+	return c, nil
+}
+
+func (w *conWorker) consumer() jetstream.Consumer {
+	w.consMu.Lock()
+	defer w.consMu.Unlock()
+	return w.cons
+}
+
+func (w *conWorker) setConsumer(c jetstream.Consumer) {
+	w.consMu.Lock()
+	w.cons = c
+	w.consMu.Unlock()
+}
+
+// run is the fetch loop: reserve free delivery slots, pull that many
+// events, hand each to its own goroutine.
+func (w *conWorker) run() {
+	defer close(w.fetchDone)
+	ctx := w.fetchCtx
+	backoff := 100 * time.Millisecond
+	fail := func(what string, err error) {
+		if ctx.Err() == nil {
+			w.log.Warn(what, "err", err, "retry_in", backoff)
+		}
+		conSleep(ctx, backoff)
+		backoff = min(2*backoff, 10*time.Second)
+	}
+	for ctx.Err() == nil {
+		cons := w.consumer()
+		if cons == nil {
+			c, err := w.ensure(ctx)
+			if err != nil {
+				fail("consumer not ready", err)
+				continue
+			}
+			w.setConsumer(c)
+			cons = c
+		}
+		if d := w.pausedFor(); d > 0 {
+			conSleep(ctx, min(d, time.Second))
+			continue
+		}
+		select {
+		case w.sem <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
+		n := 1
+	reserve:
+		for n < cap(w.sem) {
+			select {
+			case w.sem <- struct{}{}:
+				n++
+			default:
+				break reserve
+			}
+		}
+		fctx, cancel := context.WithTimeout(ctx, conFetchWait)
+		batch, err := cons.Fetch(n, jetstream.FetchContext(fctx))
+		if err != nil {
+			cancel()
+			w.release(n)
+			if errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, jetstream.ErrConsumerDeleted) {
+				w.setConsumer(nil)
+			}
+			fail("fetch failed", err)
+			continue
+		}
+		got := 0
+		for msg := range batch.Messages() {
+			got++
+			w.handlers.Add(1)
+			go w.handle(msg)
+		}
+		cancel()
+		w.release(n - got)
+		if err := batch.Error(); err != nil && !conBenign(err) {
+			if errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, jetstream.ErrConsumerDeleted) {
+				w.setConsumer(nil)
+			}
+			fail("fetch failed", err)
+			continue
+		}
+		backoff = 100 * time.Millisecond
+	}
+}
+
+func conBenign(err error) bool {
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) ||
+		errors.Is(err, nats.ErrTimeout) || errors.Is(err, jetstream.ErrNoHeartbeat)
+}
+
+func (w *conWorker) release(n int) {
+	for range n {
+		<-w.sem
+	}
+}
+
+func (w *conWorker) pausedFor() time.Duration {
+	until := w.paused.Load()
+	if until == 0 {
+		return 0
+	}
+	return time.Duration(until - w.b.now().UnixNano())
+}
+
+// pause holds every delivery to this endpoint for d (a throttle answer).
+func (w *conWorker) pause(d time.Duration) {
+	until := w.b.now().Add(d).UnixNano()
+	for {
+		cur := w.paused.Load()
+		if cur >= until || w.paused.CompareAndSwap(cur, until) {
+			return
+		}
+	}
+}
+
+// hold waits out a pause and the rate limit, telling JetStream the event is
+// still being worked on so it is not handed to another instance meanwhile.
+func (w *conWorker) hold(msg jetstream.Msg) bool {
+	for {
+		d := w.pausedFor()
+		if d <= 0 {
+			break
+		}
+		if !w.waitWorking(msg, d) {
+			return false
+		}
+	}
+	r := w.limiter.Reserve()
+	if !r.OK() {
+		return true
+	}
+	if d := r.Delay(); d > 0 && !w.waitWorking(msg, d) {
+		r.Cancel()
+		return false
+	}
+	return true
+}
+
+func (w *conWorker) waitWorking(msg jetstream.Msg, d time.Duration) bool {
+	tick := max(w.ackWait/3, 10*time.Millisecond)
+	for d > 0 {
+		step := min(d, tick)
+		if !conSleep(w.workCtx, step) {
+			return false
+		}
+		d -= step
+		if d > 0 {
+			_ = msg.InProgress()
+		}
+	}
+	return true
+}
+
+// conTarget is where one event goes.
+type conTarget struct {
+	dlv     dlvTarget
+	account string
+}
+
+// resolve decides whether this worker delivers ev, and where.
+func (w *conWorker) resolve(msg jetstream.Msg, ev events.Event) (conTarget, bool) {
+	subj := msg.Subject()
+	if w.callback {
+		u := msg.Headers().Get(events.HeaderCallbackURL)
+		if u == "" {
+			return conTarget{}, false
+		}
+		account, _, err := events.ParseSubject(subj)
+		if err != nil || account == events.UnassignedAccount {
+			return conTarget{}, false
+		}
+		return conTarget{account: account, dlv: dlvTarget{url: u, secrets: w.b.callbackSecrets(account)}}, true
+	}
+	ep := w.ep.Load()
+	t := conTarget{account: ep.Account, dlv: dlvTarget{url: ep.URL, secrets: ep.ActiveSecrets(w.b.now()), timeout: ep.Timeout}}
+	if strings.HasPrefix(subj, events.DirectPrefix) {
+		// Meant for this endpoint alone (a replay): no type filter.
+		return t, true
+	}
+	account, _, err := events.ParseSubject(subj)
+	if err != nil || account != ep.Account || account == events.UnassignedAccount {
+		return conTarget{}, false
+	}
+	if only := msg.Headers().Get(events.HeaderEndpointID); only != "" && only != ep.ID {
+		return conTarget{}, false
+	}
+	return t, ep.Matches(ev.Type)
+}
+
+// handle makes one scheduled attempt of one event and settles it with
+// JetStream: ack (delivered or not for us), nak with the schedule's delay,
+// or term after a dead letter.
+func (w *conWorker) handle(msg jetstream.Msg) {
+	defer w.handlers.Done()
+	defer w.release(1)
+	b := w.b
+	md, err := msg.Metadata()
+	if err != nil {
+		_ = msg.Term()
+		return
+	}
+	attempt := int(md.NumDelivered)
+	ev, err := events.Unmarshal(msg.Data())
+	if err != nil {
+		w.log.Error("undecodable event dropped", "subject", msg.Subject(), "stream_seq", md.Sequence.Stream, "err", err)
+		_ = msg.TermWithReason("undecodable event")
+		w.markProgress()
+		return
+	}
+	t, ok := w.resolve(msg, ev)
+	if !ok {
+		_ = msg.Ack()
+		w.markProgress()
+		return
+	}
+	if !w.hold(msg) {
+		_ = msg.Nak()
+		return
+	}
+	body, err := ev.WebhookBody()
+	if err != nil {
+		w.log.Error("event not encodable", "event_id", ev.ID, "err", err)
+		_ = msg.TermWithReason("unencodable event")
+		return
+	}
+	try := b.d.send(w.workCtx, t.dlv, ev.ID, body, true, func(tr dlvTry, more bool) {
+		if more {
+			w.record(ev, attempt, t, tr, OutcomeRetry)
+		}
+	})
+	if w.workCtx.Err() != nil {
+		// Aborted by Close or the endpoint's removal: not an attempt.
+		_ = msg.Nak()
+		return
+	}
+	bctx := b.workCtx
+	sched := b.cfg.Settings.RetrySchedule
+	switch verdict := Classify(try.status, try.err); verdict {
+	case Done:
+		_ = msg.Ack()
+		w.record(ev, attempt, t, try, OutcomeDelivered)
+		w.healthy(bctx)
+	case Disable:
+		if !w.callback {
+			b.disable(bctx, *w.ep.Load(), "410 Gone")
+		}
+		w.deadLetter(bctx, msg, ev, attempt, t, try, OutcomeDisabled)
+	default:
+		delay := RetryDelay(attempt, sched, b.cfg.Settings.Jitter, b.rnd)
+		if delay < 0 {
+			w.deadLetter(bctx, msg, ev, attempt, t, try, OutcomeDeadLetter)
+			w.failing(bctx)
+			break
+		}
+		outcome := OutcomeRetry
+		if verdict == Throttle {
+			ra := ParseRetryAfter(try.retryAfter, b.now())
+			delay = ClampRetryAfter(ra, delay)
+			if !w.callback {
+				w.pause(min(ClampRetryAfter(ra, sched[0]), delay))
+			}
+			outcome = OutcomeThrottled
+		}
+		_ = msg.NakWithDelay(delay)
+		w.record(ev, attempt, t, try, outcome)
+		w.failing(bctx)
+	}
+	w.markProgress()
+}
+
+func (w *conWorker) deadLetter(ctx context.Context, msg jetstream.Msg, ev events.Event, attempt int, t conTarget, try dlvTry, outcome string) {
+	if err := w.b.dlvDeadLetter(ctx, w.id, msg, ev, attempt, try); err != nil {
+		// Not stored: keep the event and try again shortly rather than
+		// lose it.
+		w.log.Error("dead letter not stored", "event_id", ev.ID, "err", err)
+		_ = msg.NakWithDelay(30 * time.Second)
+		return
+	}
+	_ = msg.TermWithReason(outcome)
+	w.b.m.deadLetters.Inc()
+	w.record(ev, attempt, t, try, outcome)
+}
+
+func (w *conWorker) markProgress() { w.progress.Store(w.b.now().UnixNano()) }
+
+// record logs one attempt: metrics, the attempts stream, one log line.
+func (w *conWorker) record(ev events.Event, attempt int, t conTarget, try dlvTry, outcome string) {
+	b := w.b
+	r := AttemptRecord{
+		EventID: ev.ID, EventType: ev.Type, EndpointID: w.id, Attempt: attempt,
+		Status: try.status, LatencyMS: float64(try.latency.Microseconds()) / 1000,
+		ResponseExcerpt: try.excerpt, At: try.at.UTC(), Outcome: outcome,
+	}
+	if try.err != nil {
+		r.Error = dlvRedactErr(try.err).Error()
+	}
+	if w.callback {
+		r.URL = RedactURL(t.dlv.url)
+	}
+	b.m.deliveries.WithLabelValues(outcome).Inc()
+	b.m.attemptSeconds.Observe(try.latency.Seconds())
+	b.alog.publish(r)
+	level := slog.LevelInfo
+	switch outcome {
+	case OutcomeDelivered:
+		level = slog.LevelDebug
+	case OutcomeDisabled, OutcomeDeadLetter:
+		level = slog.LevelWarn
+	}
+	if !w.log.Enabled(context.Background(), level) {
+		return
+	}
+	attrs := []slog.Attr{
+		slog.String("event_id", ev.ID), slog.String("event_type", ev.Type),
+		slog.String("message_id", ev.Data.MessageID), slog.Int("attempt", attempt),
+		slog.Int("status", try.status), slog.Float64("latency_ms", r.LatencyMS), slog.String("outcome", outcome),
+	}
+	if r.Error != "" {
+		attrs = append(attrs, slog.String("err", r.Error))
+	}
+	if w.callback {
+		attrs = append(attrs, slog.String("url", r.URL))
+	}
+	w.log.LogAttrs(context.Background(), level, "webhook attempt", attrs...)
+}
+
+// failing notes a failed attempt on the endpoint: it starts the endpoint's
+// failing_since clock, and disables the endpoint once that is older than
+// bridge.disable_after. The clock lives in the endpoint record so every
+// instance and restart shares it.
+func (w *conWorker) failing(ctx context.Context) {
+	after := w.b.cfg.Settings.DisableAfter
+	if w.callback || after <= 0 {
+		return
+	}
+	ep := w.ep.Load()
+	if ep.FailingSince != nil {
+		if w.b.now().Sub(*ep.FailingSince) >= after {
+			if w.healthBusy.CompareAndSwap(false, true) {
+				defer w.healthBusy.Store(false)
+				w.b.disable(ctx, *ep, "failing since "+ep.FailingSince.UTC().Format(time.RFC3339))
+			}
+		}
+		return
+	}
+	w.setFailingSince(ctx, true)
+}
+
+// healthy ends the endpoint's failing run.
+func (w *conWorker) healthy(ctx context.Context) {
+	if w.callback || w.ep.Load().FailingSince == nil {
+		return
+	}
+	w.setFailingSince(ctx, false)
+}
+
+func (w *conWorker) setFailingSince(ctx context.Context, failing bool) {
+	if !w.healthBusy.CompareAndSwap(false, true) {
+		return
+	}
+	defer w.healthBusy.Store(false)
+	now := w.b.now().UTC()
+	ep, err := w.b.store.Update(ctx, w.id, func(ep *Endpoint) error {
+		switch {
+		case failing && ep.FailingSince == nil:
+			ep.FailingSince = &now
+		case !failing && ep.FailingSince != nil:
+			ep.FailingSince = nil
+		default:
+			return errDlvUnchanged
+		}
+		return nil
+	})
+	switch {
+	case err == nil:
+		// The watch brings it too; storing now spares the next delivery
+		// another write.
+		cur := *w.ep.Load()
+		cur.FailingSince = ep.FailingSince
+		w.ep.Store(&cur)
+	case errors.Is(err, errDlvUnchanged), errors.Is(err, ErrEndpointNotFound):
+	default:
+		w.log.Warn("endpoint health not stored", "err", err)
+	}
+}
+
+// conMonitor samples every consumer for the queue-depth gauge and stall
+// detection.
+func (b *Bridge) conMonitor() {
+	defer b.loops.Done()
+	every := min(max(b.cfg.Settings.StallTimeout/4, 50*time.Millisecond), 15*time.Second)
+	for conSleep(b.runCtx, every) {
+		b.mu.Lock()
+		ws := make([]*conWorker, 0, len(b.workers)+1)
+		for _, w := range b.workers {
+			ws = append(ws, w)
+		}
+		if b.callback != nil {
+			ws = append(ws, b.callback)
+		}
+		b.mu.Unlock()
+		var depth uint64
+		var stalled error
+		for _, w := range ws {
+			c := w.consumer()
+			if c == nil {
+				continue
+			}
+			ctx, cancel := context.WithTimeout(b.runCtx, 5*time.Second)
+			info, err := c.Info(ctx)
+			cancel()
+			if err != nil {
+				continue
+			}
+			depth += info.NumPending + uint64(info.NumAckPending)
+			if stalled == nil {
+				stalled = w.stalled(info)
+			}
+		}
+		b.m.queueDepth.Set(float64(depth))
+		b.stall.Store(&stalled)
+	}
+}
+
+// stalled: events are waiting, there is room to deliver them, the endpoint
+// is not paused, and neither this instance nor any other (the consumer's
+// last activity) made progress for bridge.stall_timeout.
+func (w *conWorker) stalled(info *jetstream.ConsumerInfo) error {
+	if info.NumPending == 0 || info.NumAckPending >= info.Config.MaxAckPending || w.pausedFor() > 0 {
+		return nil
+	}
+	last := time.Unix(0, w.progress.Load())
+	for _, t := range []*time.Time{info.Delivered.Last, info.AckFloor.Last} {
+		if t != nil && t.After(last) {
+			last = *t
+		}
+	}
+	idle := w.b.now().Sub(last)
+	if idle < w.b.cfg.Settings.StallTimeout {
+		return nil
+	}
+	return &StallError{EndpointID: w.id, Pending: info.NumPending, Since: idle.Round(time.Second).String()}
+}
+
+// conSleep waits d or until ctx ends; false means ctx ended.
+func conSleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}

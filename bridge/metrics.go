@@ -1,0 +1,81 @@
+package bridge
+
+import (
+	"errors"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// dlvMetrics are the bridge's Prometheus metrics.
+type dlvMetrics struct {
+	deliveries       *prometheus.CounterVec
+	attemptSeconds   prometheus.Histogram
+	queueDepth       prometheus.Gauge
+	deadLetters      prometheus.Counter
+	disabled         prometheus.Counter
+	attemptLogErrors prometheus.Counter
+}
+
+func newMetrics(reg prometheus.Registerer) (*dlvMetrics, error) {
+	m := &dlvMetrics{
+		deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "smsgw_webhook_deliveries_total",
+			Help: "Webhook delivery attempts by outcome (delivered, retry, throttled, disabled, dead_letter).",
+		}, []string{"outcome"}),
+		attemptSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "smsgw_webhook_attempt_seconds",
+			Help:    "Duration of one webhook HTTP attempt, from request to the end of the answer.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 15, 30, 60},
+		}),
+		queueDepth: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "smsgw_webhook_retry_queue_depth",
+			Help: "Events waiting for delivery or for a scheduled retry, over every endpoint (JetStream consumer pending + ack pending).",
+		}),
+		deadLetters: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "smsgw_webhook_dead_letter_total",
+			Help: "Events moved to the dead-letter store after their last attempt.",
+		}),
+		disabled: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "smsgw_webhook_endpoints_disabled_total",
+			Help: "Endpoints disabled by the bridge (410 Gone or failing for bridge.disable_after).",
+		}),
+		attemptLogErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "smsgw_webhook_attempt_log_errors_total",
+			Help: "Attempt records that could not be stored in the attempts log.",
+		}),
+	}
+	for _, o := range []string{OutcomeDelivered, OutcomeRetry, OutcomeThrottled, OutcomeDisabled, OutcomeDeadLetter} {
+		m.deliveries.WithLabelValues(o)
+	}
+	if reg == nil {
+		return m, nil
+	}
+	var err error
+	m.deliveries = metricsRegister(reg, m.deliveries, &err)
+	m.attemptSeconds = metricsRegister(reg, m.attemptSeconds, &err)
+	m.queueDepth = metricsRegister(reg, m.queueDepth, &err)
+	m.deadLetters = metricsRegister(reg, m.deadLetters, &err)
+	m.disabled = metricsRegister(reg, m.disabled, &err)
+	m.attemptLogErrors = metricsRegister(reg, m.attemptLogErrors, &err)
+	if err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// metricsRegister registers c, or returns the collector already registered
+// under its name (two Bridges on one registry share their metrics).
+func metricsRegister[C prometheus.Collector](reg prometheus.Registerer, c C, errp *error) C {
+	if err := reg.Register(c); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if errors.As(err, &are) {
+			if existing, ok := are.ExistingCollector.(C); ok {
+				return existing
+			}
+		}
+		if *errp == nil {
+			*errp = err
+		}
+	}
+	return c
+}
