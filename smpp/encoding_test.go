@@ -4,6 +4,10 @@ import (
 	"bytes"
 	"encoding/hex"
 	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -313,4 +317,58 @@ func FuzzDecodeText(f *testing.F) {
 			t.Fatalf("invalid UTF-8 from dc %#x % x", dc, b)
 		}
 	})
+}
+
+var codecWriteSeeds = flag.Bool("codec-write-seeds", false, "rewrite the codec fuzz seed corpora under testdata/fuzz")
+
+// TestCodecFuzzSeeds writes the seed corpora of the codec fuzz targets
+// (go test -run TestCodecFuzzSeeds -codec-write-seeds) and otherwise checks
+// they are there, so `go test -fuzz` starts from real-world inputs.
+func TestCodecFuzzSeeds(t *testing.T) {
+	corpora := map[string][]string{}
+	for _, c := range receiptCases {
+		corpora["FuzzParseReceiptText"] = append(corpora["FuzzParseReceiptText"], fmt.Sprintf("string(%q)", c.text))
+	}
+	for _, s := range []string{"Hello", "€uro {x} [y] ~z~ ^|\\", strings.Repeat("a", 152) + "€" + strings.Repeat("b", 20), "Привет 😀", strings.Repeat("ж", 66) + "😀zz", "ΔΦΓΛ@£$¥\f\r\n"} {
+		corpora["FuzzGSMRoundTrip"] = append(corpora["FuzzGSMRoundTrip"], fmt.Sprintf("string(%q)\nuint16(300)\nbool(false)", s),
+			fmt.Sprintf("string(%q)\nuint16(65535)\nbool(true)", s))
+	}
+	for _, c := range []struct {
+		dc uint8
+		b  []byte
+	}{{0, []byte{0x1b, 0x65, 0x41, 0x1b}}, {8, []byte{0xd8, 0x3d, 0xde, 0x00, 0xdc, 0x00}}, {3, []byte{0xe9, 0xff}},
+		{1, []byte("id:1 stat:DELIVRD")}, {0x18, []byte{0, 0x41}}, {0xf4, []byte{1}}, {6, []byte{0xbf, 0xe0}}} {
+		corpora["FuzzDecodeText"] = append(corpora["FuzzDecodeText"], fmt.Sprintf("byte(%q)\n[]byte(%q)", rune(c.dc), c.b))
+	}
+	for _, d := range []testDeliver{
+		{esm: 0x04, sm: []byte(simReceipt), tlvs: []testTLV{{0x001E, []byte("0A1B2C\x00")}, {0x0427, []byte{2}}}},
+		{esm: 0x04, tlvs: []testTLV{{0x001E, []byte("ff01\x00")}, {0x0427, []byte{5}}, {0x0423, []byte{3, 0, 1}}}},
+		{esm: 0x40, sm: []byte{5, 0, 3, 1, 2, 1, 0x41}},
+		{esm: 0x40, sm: []byte{6, 8, 4, 0, 1, 2, 2, 0x41}},
+		{esm: 0x43, sm: []byte{11, 5, 4, 0x0b, 0x84, 0x23, 0xf0, 0, 3, 9, 2, 2, 0x41}},
+		{dc: 8, sm: []byte{0xd8, 0x3d, 0xde, 0x00}},
+		{sm: []byte("x"), tlvs: []testTLV{{0x020C, []byte{0, 1}}, {0x020E, []byte{2}}, {0x020F, []byte{1}}}},
+	} {
+		corpora["FuzzParseDeliverSM"] = append(corpora["FuzzParseDeliverSM"], fmt.Sprintf("[]byte(%q)", d.wire()[16:]))
+	}
+	for target, entries := range corpora {
+		dir := filepath.Join("testdata", "fuzz", target)
+		for i, e := range entries {
+			path := filepath.Join(dir, fmt.Sprintf("seed-%02d", i))
+			want := "go test fuzz v1\n" + e + "\n"
+			if *codecWriteSeeds {
+				if err := os.MkdirAll(dir, 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(path, []byte(want), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				continue
+			}
+			got, err := os.ReadFile(path)
+			if err != nil || string(got) != want {
+				t.Errorf("%s is stale or missing (run with -codec-write-seeds): %v", path, err)
+			}
+		}
+	}
 }
