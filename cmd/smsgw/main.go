@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -19,7 +20,9 @@ func run() int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := newRootCmd().ExecuteContext(ctx); err != nil {
-		fmt.Fprintln(os.Stderr, "smsgw:", err)
+		if !errors.Is(err, errSilent) {
+			fmt.Fprintln(os.Stderr, "smsgw:", err)
+		}
 		return exitCode(err)
 	}
 	return 0
