@@ -336,10 +336,10 @@ func (c *sessConn) readLoop() {
 			c.fail(fmt.Errorf("protocol error: command_length %d", n))
 			return
 		}
-		body = body[:n-sessHeaderLen]
 		if cap(body) < int(n-sessHeaderLen) {
 			body = make([]byte, n-sessHeaderLen)
 		}
+		body = body[:n-sessHeaderLen]
 		if _, err := io.ReadFull(c.br, body); err != nil {
 			c.fail(fmt.Errorf("read: %w", err))
 			return

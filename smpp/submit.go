@@ -44,7 +44,12 @@ func (s *SMSC) Submit(ctx context.Context, m Message) (Result, error) {
 		return Result{}, &SubmitError{Part: 1, Err: fmt.Errorf("encode: %w", err)}
 	}
 	validity := sessValidity(m.Validity)
-	parts := make([]sessSubmit, len(e.Parts))
+	var small [4]sessSubmit // most messages have few parts: no allocation for them
+	parts := small[:0]
+	if len(e.Parts) > len(small) {
+		parts = make([]sessSubmit, 0, len(e.Parts))
+	}
+	parts = parts[:len(e.Parts)]
 	for i, p := range e.Parts {
 		parts[i] = sessSubmit{
 			srcTON: srcTON, srcNPI: srcNPI, src: src,
