@@ -12,10 +12,12 @@ type IDFormat string
 
 // ID formats.
 //
-// IDHex and IDDec say the SMSC uses that base in submit_sm_resp and in
-// receipts alike: ids are matched after normalising case and leading zeros
-// only (one key), so no false match is possible. Under IDDec a receipt id
-// with hex letters can only be the hex form, and is converted.
+// IDHex and IDDec say the SMSC uses that base: ids are matched under one
+// key after normalising case and leading zeros, so no false match is
+// possible. Under IDDec an id with hex letters (in submit_sm_resp or in a
+// receipt) can only be the hex form of the number and is converted to
+// decimal on both sides, so IDDec also serves SMSCs that answer submit_sm
+// in hex and write receipts in decimal.
 //
 // IDAuto (the default, also "") suits every SMSC, including those that
 // answer submit_sm with a hex id and print it in decimal in the receipt (or
@@ -29,10 +31,23 @@ const (
 
 // IDKey is the canonical key under which the gateway files an SMSC message
 // id taken from a submit_sm_resp: trimmed, lower-case, without leading
-// zeros. It is the same for every format, so changing the setting does not
-// orphan messages in flight.
+// zeros, and under IDDec a hex id converted to decimal.
 func IDKey(id string, f IDFormat) string {
-	return idNormalise(id)
+	k := idNormalise(id)
+	if f == IDDec {
+		return idDecimal(k)
+	}
+	return k
+}
+
+// idDecimal converts a normalised id with hex letters to decimal.
+func idDecimal(k string) string {
+	if !idAllDigits(k) && idAllHex(k) {
+		if d, ok := idConvert(k, 16, 10); ok {
+			return d
+		}
+	}
+	return k
 }
 
 // ReceiptIDKeys are the keys to look a receipt's id up under, most likely
@@ -50,12 +65,7 @@ func ReceiptIDKeys(id string, f IDFormat) []string {
 	case IDHex:
 		return []string{k}
 	case IDDec:
-		if !idAllDigits(k) && idAllHex(k) {
-			if d, ok := idConvert(k, 16, 10); ok {
-				return []string{d}
-			}
-		}
-		return []string{k}
+		return []string{idDecimal(k)}
 	}
 	keys := make([]string, 1, 3)
 	keys[0] = k
