@@ -467,7 +467,12 @@ func TestAPIReplayTimeRange(t *testing.T) {
 		return e
 	}
 	// Stored times are what the range compares; a few ms apart is enough.
-	tick := func() time.Time { time.Sleep(5 * time.Millisecond); t0 := time.Now(); time.Sleep(5 * time.Millisecond); return t0 }
+	tick := func() time.Time {
+		time.Sleep(5 * time.Millisecond)
+		t0 := time.Now()
+		time.Sleep(5 * time.Millisecond)
+		return t0
+	}
 	publish("acme", events.MessageSent) // before the range
 	from := tick()
 	in1 := publish("acme", events.MessageSent)
