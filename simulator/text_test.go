@@ -240,4 +240,3 @@ func TestReassembledSkipsIncompleteAndReusedReferences(t *testing.T) {
 		t.Fatalf("reassembled %q", got)
 	}
 }
-
