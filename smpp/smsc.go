@@ -393,6 +393,10 @@ func (s *SMSC) Close(ctx context.Context) error {
 		s.mu.Unlock()
 		if stop != nil {
 			stop()
+		} else {
+			for _, b := range s.binds { // never started
+				b.set(StateClosed, nil, nil)
+			}
 		}
 	})
 	done := make(chan struct{})

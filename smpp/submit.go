@@ -2,6 +2,7 @@ package smpp
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/fiorix/go-smpp/smpp/pdu"
@@ -74,28 +75,18 @@ func (s *SMSC) nextRef() uint16 {
 // submitParts sends parts on one connection, pipelined within its window,
 // and fills out with each part's outcome.
 func (s *SMSC) submitParts(ctx context.Context, parts []sessSubmit, out []PartResult) error {
-	c := s.pick()
-	if c == nil {
-		err := &SubmitError{Temporary: true, Part: 1, Err: ErrNotBound}
-		for i := range out {
-			out[i].Err = err
-		}
-		return err
-	}
 	var pend [4]*sessPending
 	ps := pend[:0]
 	var first error
+	c, err := s.admitFirst(ctx)
 	for i := range parts {
-		err := s.admit(ctx, c)
-		if err != nil {
-			se := &SubmitError{Temporary: true, Part: i + 1, Err: err}
-			for j := i; j < len(parts); j++ {
-				out[j].Err = se
-			}
-			first = se
-			break
+		if i > 0 {
+			err = s.admit(ctx, c)
 		}
-		p, err := c.submitPart(&parts[i])
+		var p *sessPending
+		if err == nil {
+			p, err = c.submitPart(&parts[i])
+		}
 		if err != nil {
 			se := &SubmitError{Temporary: true, Part: i + 1, Err: err}
 			for j := i; j < len(parts); j++ {
@@ -123,6 +114,22 @@ func (s *SMSC) submitParts(ctx context.Context, parts []sessSubmit, out []PartRe
 		}
 	}
 	return first
+}
+
+// admitFirst picks a connection and admits the first part on it. When the
+// picked connection dies before anything was sent on it, another bind is
+// tried, so a drop on one bind does not fail messages another could take.
+func (s *SMSC) admitFirst(ctx context.Context) (*sessConn, error) {
+	for tries := 0; ; tries++ {
+		c := s.pick()
+		if c == nil {
+			return nil, ErrNotBound
+		}
+		err := s.admit(ctx, c)
+		if err == nil || !errors.Is(err, ErrConnectionLost) || tries >= len(s.binds) {
+			return c, err
+		}
+	}
 }
 
 // admit waits for the TPS limit, the bind's throttle pause and a window
