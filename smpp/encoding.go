@@ -209,26 +209,36 @@ func Encode(text string, enc Encoding, mode ConcatMode, ref uint16) (Encoded, er
 		seq++
 	}
 	open()
-	for _, r := range text {
-		var n int
-		if p.enc == EncodingGSM7 {
-			n = gsmRuneLen(r)
-		} else {
-			n = utf16.RuneLen(r)
+	if p.enc == EncodingGSM7 {
+		for _, r := range text {
+			code, ext, _ := gsmLookup(r) // planText checked every rune
+			if multi && (cur+1 > partMax || ext && cur+2 > partMax) {
+				closePart()
+				open()
+			}
+			if ext {
+				buf = append(buf, gsmEscape, code)
+				cur += 2
+			} else {
+				buf = append(buf, code)
+				cur++
+			}
 		}
-		if multi && cur+n > partMax {
-			closePart()
-			open()
-		}
-		cur += n
-		if p.enc == EncodingGSM7 {
-			buf = gsmAppend(buf, r)
-		} else if n == 2 {
-			r1, r2 := utf16.EncodeRune(r)
-			buf = binary.BigEndian.AppendUint16(buf, uint16(r1))
-			buf = binary.BigEndian.AppendUint16(buf, uint16(r2))
-		} else {
-			buf = binary.BigEndian.AppendUint16(buf, uint16(r))
+	} else {
+		for _, r := range text {
+			n := utf16.RuneLen(r)
+			if multi && cur+n > partMax {
+				closePart()
+				open()
+			}
+			cur += n
+			if n == 2 {
+				r1, r2 := utf16.EncodeRune(r)
+				buf = binary.BigEndian.AppendUint16(buf, uint16(r1))
+				buf = binary.BigEndian.AppendUint16(buf, uint16(r2))
+			} else {
+				buf = binary.BigEndian.AppendUint16(buf, uint16(r))
+			}
 		}
 	}
 	closePart()

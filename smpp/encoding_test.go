@@ -372,3 +372,52 @@ func TestCodecFuzzSeeds(t *testing.T) {
 		}
 	}
 }
+
+func BenchmarkEncode(b *testing.B) {
+	cases := []struct {
+		name string
+		text string
+		mode ConcatMode
+	}{
+		{"gsm_single", "Your verification code is 123456. It expires in 10 minutes. {ref}", ConcatUDH},
+		{"gsm_3parts_udh", strings.Repeat("Long message with € and [brackets] ", 12), ConcatUDH},
+		{"gsm_3parts_sar", strings.Repeat("Long message with € and [brackets] ", 12), ConcatSAR},
+		{"ucs2_single", "Ваш код подтверждения 123456 😀", ConcatUDH},
+		{"ucs2_3parts", strings.Repeat("Длинное сообщение 😀 ", 9), ConcatUDH},
+	}
+	for _, c := range cases {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(c.text)))
+			for b.Loop() {
+				if _, err := Encode(c.text, EncodingAuto, c.mode, 42); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkCountParts(b *testing.B) {
+	text := strings.Repeat("Long message with € and [brackets] ", 12)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, err := CountParts(text, EncodingAuto); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkDecodeText(b *testing.B) {
+	e, err := Encode(strings.Repeat("Hello € world ", 10), EncodingGSM7, ConcatUDH, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	sm := e.Parts[0].ShortMessage
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := DecodeText(0, sm); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

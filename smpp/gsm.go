@@ -69,7 +69,7 @@ func gsmSet(r rune, v uint16) {
 // whether r is in the alphabet at all.
 func gsmLookup(r rune) (code byte, ext bool, ok bool) {
 	var v uint16
-	if r >= 0 && r < 0x100 {
+	if uint32(r) < 0x100 {
 		v = gsmLow[r]
 	} else {
 		v = gsmHigh[r]
@@ -159,12 +159,4 @@ func gsmAppend(dst []byte, r rune) []byte {
 		return append(dst, gsmEscape, code)
 	}
 	return append(dst, code)
-}
-
-// gsmRuneLen is the septet cost of r: 1, 2 for extension characters.
-func gsmRuneLen(r rune) int {
-	if _, ext, _ := gsmLookup(r); ext {
-		return 2
-	}
-	return 1
 }

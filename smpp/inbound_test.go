@@ -374,3 +374,26 @@ func fiorixDecode(b []byte) (p pdu.Body, ok bool) {
 	p, err := pdu.Decode(bytes.NewReader(b))
 	return p, err == nil
 }
+
+func BenchmarkParseDeliverSM(b *testing.B) {
+	cases := []struct {
+		name string
+		d    testDeliver
+	}{
+		{"receipt", testDeliver{esm: 0x04, src: "447700900123", dst: "ACME", sm: []byte(simReceipt), tlvs: []testTLV{
+			{0x001E, []byte("0A1B2C\x00")}, {0x0427, []byte{2}},
+		}}},
+		{"mo_udh", testDeliver{esm: 0x40, src: "447700900123", dst: "ACME", sm: append([]byte{5, 0, 3, 1, 2, 1}, bytes.Repeat([]byte("hello "), 25)...)}},
+	}
+	for _, c := range cases {
+		b.Run(c.name, func(b *testing.B) {
+			p := c.d.decode(b)
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := ParseDeliverSM(p); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

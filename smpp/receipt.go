@@ -301,35 +301,32 @@ func receiptDate(v string) time.Time {
 	return t
 }
 
-// receiptNormStat upper-cases a stat and maps long or misspelt forms to the
-// 7-letter SMPP names.
+// receiptStatAliases maps the stats SMSCs send, long and misspelt forms
+// included, to the 7-letter SMPP names.
+var receiptStatAliases = [...]struct{ alias, stat string }{
+	{StatDelivered, StatDelivered}, {"DELIVERED", StatDelivered}, {"DELIVER", StatDelivered},
+	{StatExpired, StatExpired},
+	{StatDeleted, StatDeleted},
+	{StatUndeliverable, StatUndeliverable}, {"UNDELIVERABLE", StatUndeliverable},
+	{"UNDELIVERED", StatUndeliverable}, {"UNDELIVR", StatUndeliverable},
+	{StatAccepted, StatAccepted}, {"ACCEPTED", StatAccepted},
+	{StatUnknown, StatUnknown},
+	{StatRejected, StatRejected}, {"REJECTED", StatRejected}, {"REJECT", StatRejected},
+	{StatEnroute, StatEnroute}, {"EN_ROUTE", StatEnroute},
+	{StatAcked, StatAcked}, {"ACK", StatAcked},
+	{StatBuffered, StatBuffered}, {"BUFFERD", StatBuffered}, {"BUFFERED", StatBuffered},
+	{StatFailed, StatFailed}, {"FAIL", StatFailed},
+}
+
+// receiptNormStat normalises a stat case-insensitively without allocating;
+// one it does not know is kept upper-cased.
 func receiptNormStat(v string) string {
-	v = strings.ToUpper(v)
-	switch v {
-	case StatDelivered, "DELIVERED", "DELIVER":
-		return StatDelivered
-	case StatExpired:
-		return StatExpired
-	case StatDeleted:
-		return StatDeleted
-	case StatUndeliverable, "UNDELIVERABLE", "UNDELIVERED", "UNDELIVR":
-		return StatUndeliverable
-	case StatAccepted, "ACCEPTED":
-		return StatAccepted
-	case StatUnknown:
-		return StatUnknown
-	case StatRejected, "REJECTED", "REJECT":
-		return StatRejected
-	case StatEnroute, "EN_ROUTE":
-		return StatEnroute
-	case StatAcked, "ACK":
-		return StatAcked
-	case StatBuffered, "BUFFERD", "BUFFERED":
-		return StatBuffered
-	case StatFailed, "FAIL":
-		return StatFailed
+	for _, a := range receiptStatAliases {
+		if strings.EqualFold(v, a.alias) {
+			return a.stat
+		}
 	}
-	return v
+	return strings.ToUpper(v)
 }
 
 // receiptStatState gives the message_state of a normalised stat and

@@ -286,3 +286,20 @@ func FuzzParseReceiptText(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkParseReceiptText(b *testing.B) {
+	cases := []struct{ name, text string }{
+		{"appendix_b", "id:0123456789 sub:001 dlvrd:001 submit date:2401151230 done date:2401151231 stat:DELIVRD err:000 text:Hello world"},
+		{"variant", "ID: 000777  Sub:001 Dlvrd:001 submit_date:20240115123005 done_date:20240115123107 Stat:delivered Err:10204 mcc:234 Text:x"},
+	}
+	for _, c := range cases {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := ParseReceiptText(c.text); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
