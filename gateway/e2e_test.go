@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -414,7 +416,7 @@ func TestE2EOutcomes(t *testing.T) {
 func TestE2ELongMessages(t *testing.T) {
 	env := e2eStart(t, e2eOpts{})
 	gsm := strings.Repeat("Long GSM text with extension chars {} [] ~ € and more. ", 8) // > 3 parts
-	ucs := strings.Repeat("Ünïcödé テキスト 📨 ", 12)                                            // UCS-2, surrogate pairs
+	ucs := strings.Repeat("Ünïcödé テキスト 📨 ", 12)                                        // UCS-2, surrogate pairs
 	cases := []struct {
 		name, text, enc string
 	}{
@@ -452,4 +454,357 @@ func TestE2ELongMessages(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestE2EInboundReplies(t *testing.T) {
+	env := e2eStart(t, e2eOpts{})
+	const handset = "+447700900555"
+	sentID := env.submit(map[string]any{"to": handset, "text": "Reply YES or NO"})
+	env.ev.wait(t, 10*time.Second, "delivered", func(all []e2eEvent) bool { return e2eFinals(all)[sentID] > 0 })
+
+	long := strings.Repeat("This is a long reply that the handset splits into parts. ", 6)
+	cases := []struct {
+		name, from, to, text, account, replyTo string
+	}{
+		{"single to number", handset, e2eNumber, "YES", e2eAccount, sentID},
+		{"multi-part to sender", handset, "ACME", long, e2eAccount, sentID},
+		{"unicode multi-part", handset, "447700900000", strings.Repeat("Ответ 👍 ", 30), e2eAccount, sentID},
+		{"no earlier message", "+447700900999", e2eNumber, "hello?", e2eAccount, ""},
+		{"unknown destination", handset, "99999", "who is this", events.UnassignedAccount, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if err := env.sim.InjectMO(env.ctx, simulator.MO{From: c.from, To: c.to, Text: c.text}); err != nil {
+				t.Fatal(err)
+			}
+			var got e2eEvent
+			env.ev.wait(t, 10*time.Second, "message.inbound", func(all []e2eEvent) bool {
+				for _, e := range all {
+					if e.Type == events.MessageInbound && e.Data.Text == c.text && e.Data.From == c.from {
+						got = e
+						return true
+					}
+				}
+				return false
+			})
+			wantTo := c.to
+			if c.to == "447700900000" {
+				wantTo = e2eNumber // international digits come back as +E.164
+			}
+			if got.Subject != "sms.events."+c.account+".message.inbound" || got.Data.InReplyTo != c.replyTo ||
+				got.Data.To != wantTo || got.Data.Sequence != 1 || got.Data.ReceivedAt == nil ||
+				!strings.HasPrefix(got.Data.MessageID, "msg_") || got.Data.MessageID == sentID {
+				t.Errorf("inbound event %s: %+v", got.Subject, got.Data)
+			}
+		})
+	}
+	// Every inbound message was published exactly once.
+	time.Sleep(300 * time.Millisecond)
+	n := 0
+	for _, e := range env.ev.snapshot() {
+		if e.Type == events.MessageInbound {
+			n++
+		}
+	}
+	if n != len(cases) {
+		t.Errorf("%d message.inbound events, want %d", n, len(cases))
+	}
+}
+
+func TestE2EStopStart(t *testing.T) {
+	env := e2eStart(t, e2eOpts{})
+	const handset = "+447700900777"
+	optedOut := func() bool {
+		ok, err := env.store.Has(env.ctx, e2eAccount, handset)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	}
+	steps := []struct {
+		text, typ, keyword string
+		out                bool
+	}{
+		{"  stop ", events.ContactOptedOut, "STOP", true},
+		{"Start", events.ContactOptedIn, "START", false},
+		{"UNSUBSCRIBE", events.ContactOptedOut, "UNSUBSCRIBE", true},
+		{"stop please", "", "", true}, // not a keyword on its own: just a message
+		{"unstop", events.ContactOptedIn, "UNSTOP", false},
+	}
+	for i, s := range steps {
+		if err := env.sim.InjectMO(env.ctx, simulator.MO{From: handset, To: e2eNumber, Text: s.text}); err != nil {
+			t.Fatal(err)
+		}
+		all := env.ev.wait(t, 10*time.Second, "inbound "+s.text, func(all []e2eEvent) bool {
+			for _, e := range all {
+				if e.Type == events.MessageInbound && e.Data.Text == s.text {
+					return true
+				}
+			}
+			return false
+		})
+		var contact []e2eEvent
+		inboundAt := -1
+		for j, e := range all {
+			if e.Type == events.MessageInbound && e.Data.Text == s.text {
+				inboundAt = j
+			}
+			if strings.HasPrefix(e.Type, "contact.") {
+				contact = append(contact, e)
+			}
+		}
+		wantContacts := 0
+		for _, p := range steps[:i+1] {
+			if p.typ != "" {
+				wantContacts++
+			}
+		}
+		if len(contact) != wantContacts {
+			t.Fatalf("step %q: %d contact events, want %d", s.text, len(contact), wantContacts)
+		}
+		if s.typ != "" {
+			c := contact[len(contact)-1]
+			if c.Type != s.typ || c.Data.Number != handset || c.Data.Keyword != s.keyword || c.Data.Sequence != 1 ||
+				c.Data.ReceivedAt == nil || c.Subject != "sms.events.acme."+s.typ {
+				t.Errorf("step %q: contact event %s %+v", s.text, c.Subject, c.Data)
+			}
+			// contact.* comes before the message.inbound of the same text.
+			for j, e := range all {
+				if e.ID == c.ID && j > inboundAt {
+					t.Errorf("step %q: contact event after message.inbound", s.text)
+				}
+			}
+		}
+		if got := optedOut(); got != s.out {
+			t.Errorf("step %q: opted out = %v, want %v", s.text, got, s.out)
+		}
+	}
+}
+
+// TestE2EReceiptBeforeResp: the SMSC sends the receipt before the
+// submit_sm_resp; the engine must still correlate every one.
+func TestE2EReceiptBeforeResp(t *testing.T) {
+	env := e2eStart(t, e2eOpts{sim: simulator.Config{Faults: simulator.Faults{ReceiptBeforeResp: true, DuplicateReceipts: true}}})
+	var ids []string
+	msgs := make([]map[string]any, 50)
+	for i := range msgs {
+		to := fmt.Sprintf("+4477009%05d", i)
+		if i%5 == 0 {
+			to = "+447700901400"
+		}
+		msgs[i] = map[string]any{"to": to, "text": fmt.Sprintf("message %d", i)}
+	}
+	ids = env.submitBatch(msgs)
+	env.ev.wait(t, 15*time.Second, "every final event", func(all []e2eEvent) bool {
+		return len(e2eFinals(all)) == len(ids)
+	})
+	time.Sleep(300 * time.Millisecond)
+	f := e2eFinals(env.ev.snapshot())
+	for i, id := range ids {
+		if f[id] != 1 {
+			t.Errorf("message %d: %d final events", i, f[id])
+		}
+	}
+}
+
+// TestE2EDropConnections: the SMSC drops every connection several times
+// during a few hundred messages; every accepted message still ends with
+// exactly one final event.
+func TestE2EDropConnections(t *testing.T) {
+	env := e2eStart(t, e2eOpts{sim: simulator.Config{ReceiptDelay: 5 * time.Millisecond, ReceiptDelayMax: 50 * time.Millisecond}})
+	const n = 400
+	var ids []string
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; i < 6; i++ {
+			time.Sleep(150 * time.Millisecond)
+			env.sim.DropConnections()
+		}
+	}()
+	for b := 0; b < n/100; b++ {
+		msgs := make([]map[string]any, 100)
+		for i := range msgs {
+			msgs[i] = map[string]any{"to": fmt.Sprintf("+4477008%05d", b*100+i), "text": fmt.Sprintf("load %d", b*100+i)}
+		}
+		ids = append(ids, env.submitBatch(msgs)...)
+		time.Sleep(100 * time.Millisecond)
+	}
+	<-done
+	env.ev.wait(t, 18*time.Second, "every final event", func(all []e2eEvent) bool {
+		return len(e2eFinals(all)) == len(ids)
+	})
+	time.Sleep(300 * time.Millisecond)
+	e2eExactlyOneFinal(t, env.ev.snapshot(), ids)
+	if st := env.sim.Stats(); st.BindsTotal < 4 {
+		t.Errorf("simulator saw %d binds: the connections were not dropped under load", st.BindsTotal)
+	} else {
+		t.Logf("binds %d, submit_sm %d, receipts sent %d / retried %d", st.BindsTotal, st.SubmitSM, st.ReceiptsSent, st.ReceiptsRetried)
+	}
+}
+
+func e2eExactlyOneFinal(t *testing.T, all []e2eEvent, ids []string) {
+	t.Helper()
+	f := e2eFinals(all)
+	types := map[string]int{}
+	for _, e := range all {
+		types[e.Type]++
+	}
+	t.Logf("events by type: %v", types)
+	if types[events.MessageFailed] > 0 {
+		t.Errorf("%d messages failed; every destination here is deliverable", types[events.MessageFailed])
+	}
+	bad := 0
+	for _, id := range ids {
+		if f[id] != 1 {
+			bad++
+			if bad < 5 {
+				t.Errorf("message %s: %d final events: %+v", id, f[id], e2eFor(all, id))
+			}
+		}
+	}
+	if bad > 0 {
+		t.Errorf("%d of %d messages without exactly one final event", bad, len(ids))
+	}
+}
+
+// TestE2EEngineRestart: the engine is killed (Close with an expired
+// context: work in progress abandoned, nothing acknowledged) mid-load and a
+// fresh engine takes over on the same NATS; nothing accepted is lost.
+func TestE2EEngineRestart(t *testing.T) {
+	env := e2eStart(t, e2eOpts{sim: simulator.Config{ReceiptDelay: 20 * time.Millisecond, ReceiptDelayMax: 200 * time.Millisecond}})
+	var ids []string
+	for b := 0; b < 3; b++ {
+		msgs := make([]map[string]any, 100)
+		for i := range msgs {
+			msgs[i] = map[string]any{"to": fmt.Sprintf("+4477007%05d", b*100+i), "text": fmt.Sprintf("restart %d", b*100+i)}
+		}
+		ids = append(ids, env.submitBatch(msgs)...)
+	}
+	time.Sleep(50 * time.Millisecond)
+	killed, cancel := context.WithCancel(context.Background())
+	cancel()
+	_ = env.eng.Close(killed)
+	before := len(e2eFinals(env.ev.snapshot()))
+	if before == len(ids) {
+		t.Fatalf("every message was final before the kill: the test proves nothing")
+	}
+	t.Logf("%d of %d messages final when the engine was killed", before, len(ids))
+	// More work arrives while no engine runs.
+	msgs := make([]map[string]any, 100)
+	for i := range msgs {
+		msgs[i] = map[string]any{"to": fmt.Sprintf("+4477006%05d", i), "text": fmt.Sprintf("while down %d", i)}
+	}
+	ids = append(ids, env.submitBatch(msgs)...)
+	env.eng = env.startEngine()
+	env.ev.wait(t, 18*time.Second, "every final event", func(all []e2eEvent) bool {
+		return len(e2eFinals(all)) == len(ids)
+	})
+	time.Sleep(300 * time.Millisecond)
+	e2eExactlyOneFinal(t, env.ev.snapshot(), ids)
+}
+
+// e2eNATS runs a NATS server with JetStream on a loopback port that a test
+// can stop and start again (same port, same store).
+type e2eNATS struct {
+	t    testing.TB
+	opts server.Options
+	srv  *server.Server
+}
+
+func e2eStartNATS(t testing.TB) *e2eNATS {
+	t.Helper()
+	n := &e2eNATS{t: t, opts: server.Options{
+		Host: "127.0.0.1", Port: server.RANDOM_PORT, JetStream: true, StoreDir: t.TempDir(),
+		NoLog: true, NoSigs: true, ServerName: "e2e",
+	}}
+	n.start()
+	n.opts.Port = n.srv.Addr().(*net.TCPAddr).Port
+	t.Cleanup(n.stop)
+	return n
+}
+
+func (n *e2eNATS) start() {
+	n.t.Helper()
+	o := n.opts
+	srv, err := server.NewServer(&o)
+	if err != nil {
+		n.t.Fatalf("nats: %v", err)
+	}
+	go srv.Start()
+	if !srv.ReadyForConnections(10 * time.Second) {
+		n.t.Fatal("nats did not start")
+	}
+	n.srv = srv
+}
+
+func (n *e2eNATS) stop() {
+	if n.srv != nil {
+		n.srv.Shutdown()
+		n.srv.WaitForShutdown()
+		n.srv = nil
+	}
+}
+
+// TestE2ENATSUnavailable: while NATS is down, deliver_sm is answered
+// ESME_RX_T_APPN (the simulator counts retries) and nothing is lost: once
+// NATS is back every receipt and reply is processed.
+func TestE2ENATSUnavailable(t *testing.T) {
+	ns := e2eStartNATS(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	b, err := bus.Open(ctx, bus.Config{URL: ns.srv.ClientURL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	env := e2eStart(t, e2eOpts{bus: b, sim: simulator.Config{ReceiptDelay: 800 * time.Millisecond, ReceiptRetry: 200 * time.Millisecond}})
+	msgs := make([]map[string]any, 20)
+	for i := range msgs {
+		msgs[i] = map[string]any{"to": fmt.Sprintf("+4477005%05d", i), "text": fmt.Sprintf("outage %d", i)}
+	}
+	ids := env.submitBatch(msgs)
+	env.ev.wait(t, 10*time.Second, "every message.sent", func(all []e2eEvent) bool {
+		n := 0
+		for _, e := range all {
+			if e.Type == events.MessageSent {
+				n++
+			}
+		}
+		return n == len(ids)
+	})
+	ns.stop()
+	if err := env.sim.InjectMO(env.ctx, simulator.MO{From: "+447700900321", To: e2eNumber, Text: "sent during the outage"}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := env.sim.WaitStats(e2eTimeout(t, 10*time.Second), func(s simulator.Stats) bool {
+		return s.ReceiptsRetried >= int64(len(ids)) && s.MORetried >= 1
+	})
+	if err != nil {
+		t.Fatalf("receipts were not refused while NATS was down: %+v: %v", st, err)
+	}
+	if st.ReceiptsAcked != 0 {
+		t.Errorf("%d receipts acknowledged while NATS was down", st.ReceiptsAcked)
+	}
+	if env.eng.Ready() != nil {
+		t.Errorf("engine not ready: %v", env.eng.Ready())
+	}
+	ns.start()
+	all := env.ev.wait(t, 15*time.Second, "every final event and the reply", func(all []e2eEvent) bool {
+		for _, e := range all {
+			if e.Type == events.MessageInbound {
+				return len(e2eFinals(all)) == len(ids)
+			}
+		}
+		return false
+	})
+	time.Sleep(300 * time.Millisecond)
+	e2eExactlyOneFinal(t, env.ev.snapshot(), ids)
+	t.Logf("receipts retried %d while NATS was down; %d events", st.ReceiptsRetried, len(all))
+}
+
+func e2eTimeout(t testing.TB, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
 }
