@@ -26,7 +26,6 @@ type sessConn struct {
 	nc       net.Conn
 	br       *bufio.Reader
 	log      *slog.Logger
-	canTX    bool
 	canRX    bool
 	timeout  time.Duration
 	deliver  sessDeliverFunc
@@ -49,7 +48,6 @@ type sessConn struct {
 	pausedUntil atomic.Int64
 	inflight    atomic.Int32 // submits registered and not yet resolved
 	busy        atomic.Int32 // deliver_sm queued or in a handler
-	lastRead    atomic.Int64 // unix nanos of the last PDU read
 
 	wg sync.WaitGroup // reader, writer, sweeper, workers
 }
@@ -114,7 +112,6 @@ func newSessConn(nc net.Conn, br *bufio.Reader, firstSeq uint32, cfg sessConnCon
 		nc:       nc,
 		br:       br,
 		log:      cfg.log,
-		canTX:    cfg.canTX,
 		canRX:    cfg.canRX,
 		timeout:  cfg.timeout,
 		deliver:  cfg.deliver,
@@ -127,7 +124,6 @@ func newSessConn(nc net.Conn, br *bufio.Reader, firstSeq uint32, cfg sessConnCon
 		dead:     make(chan struct{}),
 	}
 	c.seq.Store(firstSeq - 1)
-	c.lastRead.Store(time.Now().UnixNano())
 	c.wg.Add(3 + cfg.workers)
 	go c.readLoop()
 	go c.writeLoop()
@@ -344,7 +340,6 @@ func (c *sessConn) readLoop() {
 			c.fail(fmt.Errorf("read: %w", err))
 			return
 		}
-		c.lastRead.Store(time.Now().UnixNano())
 		switch id {
 		case pdu.SubmitSMRespID, pdu.DataSMRespID:
 			if p := c.take(seq); p != nil {
