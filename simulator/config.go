@@ -167,7 +167,6 @@ func (c *Config) validate() []error {
 		{"ReceiptDelayMax", c.ReceiptDelayMax},
 		{"ReceiptRetry", c.ReceiptRetry},
 		{"ResponseTimeout", c.ResponseTimeout},
-		{"Faults.ResponseDelay", c.Faults.ResponseDelay},
 	}
 	for _, d := range durs {
 		if d.d < 0 {
