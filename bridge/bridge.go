@@ -218,6 +218,7 @@ func (b *Bridge) Start(ctx context.Context) error {
 	}
 	b.callback = b.conStart(conCallbackID, Endpoint{}, true)
 	b.mu.Unlock()
+	b.callback.waitReady(ctx)
 
 	b.loops.Add(2)
 	go b.conWatch(changes)

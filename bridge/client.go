@@ -45,6 +45,9 @@ type dlvSend struct {
 	now     func() time.Time
 	onTry   func(dlvTry, bool)
 	last    dlvTry
+	// quickLeft is how many quick retries remain (retryablehttp's
+	// RetryMax), so onTry knows whether another try follows.
+	quickLeft int
 }
 
 type dlvSendKey struct{}
@@ -195,8 +198,15 @@ func newRetryClient(base http.RoundTripper, quickRetries int, waitMin, waitMax t
 				status = resp.StatusCode
 			}
 			retry := polQuickRetry(ctx, status, err)
-			if st != nil && st.onTry != nil {
-				st.onTry(st.last, retry)
+			if st != nil {
+				more := retry && st.quickLeft > 0
+				if more {
+					st.quickLeft--
+				}
+				if st.onTry != nil {
+					st.onTry(st.last, more)
+				}
+				retry = more
 			}
 			return retry, nil
 		},

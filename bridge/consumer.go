@@ -62,6 +62,8 @@ type conWorker struct {
 	workCtx     context.Context
 	workCancel  context.CancelFunc
 	fetchDone   chan struct{}
+	ready       chan struct{} // closed once the consumer exists
+	readyOnce   sync.Once
 	handlers    sync.WaitGroup
 	log         *slog.Logger
 }
@@ -79,6 +81,7 @@ func (b *Bridge) conStart(id string, ep Endpoint, callback bool) *conWorker {
 		sem:       make(chan struct{}, conc),
 		limiter:   rate.NewLimiter(rate.Inf, 1),
 		fetchDone: make(chan struct{}),
+		ready:     make(chan struct{}),
 		log:       b.log.With("endpoint_id", id),
 	}
 	w.ep.Store(&ep)
@@ -89,6 +92,16 @@ func (b *Bridge) conStart(id string, ep Endpoint, callback bool) *conWorker {
 	w.workCtx, w.workCancel = context.WithCancel(b.workCtx)
 	go w.run()
 	return w
+}
+
+// waitReady waits (bounded by ctx) until the worker's consumer exists, so
+// events published from now on reach it even when it starts at "new".
+func (w *conWorker) waitReady(ctx context.Context) {
+	select {
+	case <-w.ready:
+	case <-ctx.Done():
+	case <-w.fetchDone:
+	}
 }
 
 // conAckWait is how long JetStream waits for an answer about a delivered
@@ -196,7 +209,7 @@ func (b *Bridge) conApply(c EndpointChange) {
 		b.mu.Unlock()
 		return
 	}
-	var stop *conWorker
+	var stop, started *conWorker
 	switch c.Op {
 	case EndpointPut:
 		ep := c.Endpoint
@@ -204,7 +217,8 @@ func (b *Bridge) conApply(c EndpointChange) {
 		w := b.workers[ep.ID]
 		switch {
 		case ep.Enabled && w == nil:
-			b.workers[ep.ID] = b.conStart(ep.ID, ep, false)
+			started = b.conStart(ep.ID, ep, false)
+			b.workers[ep.ID] = started
 		case ep.Enabled:
 			w.ep.Store(&ep)
 			w.setRate(ep.RateLimit)
@@ -220,6 +234,11 @@ func (b *Bridge) conApply(c EndpointChange) {
 		}
 	}
 	b.mu.Unlock()
+	if started != nil {
+		ctx, cancel := context.WithTimeout(b.runCtx, 10*time.Second)
+		started.waitReady(ctx)
+		cancel()
+	}
 	if stop == nil {
 		return
 	}
@@ -338,6 +357,7 @@ func (w *conWorker) run() {
 				continue
 			}
 			w.setConsumer(c)
+			w.readyOnce.Do(func() { close(w.ready) })
 			cons = c
 		}
 		if d := w.pausedFor(); d > 0 {

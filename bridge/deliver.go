@@ -192,6 +192,7 @@ func (d *Deliverer) send(ctx context.Context, t dlvTarget, id string, body []byt
 	c := d.single
 	if quick {
 		c = d.quick
+		st.quickLeft = c.RetryMax
 	}
 	resp, err := c.Do(req)
 	if resp != nil && resp.Body != nil {
