@@ -96,8 +96,16 @@ func ParseDeliverSM(p pdu.Body) (Inbound, error) {
 			if _, ok := f[pdufield.ShortMessage]; !ok {
 				return in, fmt.Errorf("smpp: deliver_sm: user data header overruns short_message: %w", ErrBadPDU)
 			}
+			n := 0
 			for _, u := range list.Data {
 				ies = append(ies, udhIE{iei: u.IEI.Data, data: u.IEData.Data})
+				n += 2 + len(u.IEData.Data)
+			}
+			// fiorix does not check that the elements fill the header
+			// exactly; when they do not, the text is read off by some octets.
+			if n != int(inboundByte(f[pdufield.UDHLength])) {
+				return in, fmt.Errorf("smpp: deliver_sm: user data header of %d octets holds %d: %w",
+					inboundByte(f[pdufield.UDHLength]), n, ErrBadPDU)
 			}
 		} else {
 			var err error

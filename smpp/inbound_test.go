@@ -256,6 +256,13 @@ func TestParseDeliverSMMO(t *testing.T) {
 		{name: "concat seq 0", d: testDeliver{esm: 0x40, sm: append([]byte{5, 0, 3, 7, 2, 0}, payload...)}, err: ErrBadPDU},
 		{name: "concat seq beyond total", d: testDeliver{esm: 0x40, sm: append([]byte{5, 0, 3, 7, 2, 3}, payload...)}, err: ErrBadPDU},
 		{name: "concat element wrong size", d: testDeliver{esm: 0x40, sm: append([]byte{4, 0, 2, 7, 2}, payload...)}, err: ErrBadPDU},
+		{
+			// fiorix accepts this (the TLV after it makes up the octets it
+			// over-reads) and would hand over a shifted text.
+			name: "udh element overruns header",
+			d:    testDeliver{esm: 0x40, sm: append([]byte{3, 0, 3, 7, 2, 1}, payload...), tlvs: []testTLV{{0x1400, []byte{0, 0, 0, 0}}}},
+			err:  ErrBadPDU,
+		},
 		{name: "incomplete SAR", d: testDeliver{sm: payload, tlvs: []testTLV{{0x020C, []byte{1}}}}, err: ErrBadPDU},
 	}
 	for _, tt := range tests {
