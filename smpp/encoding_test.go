@@ -421,3 +421,22 @@ func BenchmarkDecodeText(b *testing.B) {
 		}
 	}
 }
+
+func ExampleEncode() {
+	e, err := Encode(strings.Repeat("Long text with € ", 10), EncodingAuto, ConcatUDH, 0x2A)
+	if err != nil {
+		panic(err)
+	}
+	for _, p := range e.Parts {
+		fmt.Printf("%s dc=%d esm=%#x udh=% x len=%d\n", e.Encoding, p.DataCoding, p.ESMClass, p.ShortMessage[:6], len(p.ShortMessage))
+	}
+	// Output:
+	// gsm7 dc=0 esm=0x40 udh=05 00 03 2a 02 01 len=159
+	// gsm7 dc=0 esm=0x40 udh=05 00 03 2a 02 02 len=33
+}
+
+func ExampleCountParts() {
+	n, enc, _ := CountParts("Привет! 😀", EncodingAuto)
+	fmt.Println(n, enc)
+	// Output: 1 ucs2
+}

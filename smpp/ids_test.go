@@ -1,6 +1,7 @@
 package smpp
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 )
@@ -84,4 +85,16 @@ func TestReceiptIDKeysFindSubmit(t *testing.T) {
 			t.Errorf("submit %q receipt %q %s: found %v, want %v", tt.submit, tt.receipt, tt.f, got, tt.found)
 		}
 	}
+}
+
+func ExampleReceiptIDKeys() {
+	// submit_sm_resp said "4F2A1B"; the receipt prints the same number in decimal.
+	filed := IDKey("4F2A1B", IDAuto)
+	for _, k := range ReceiptIDKeys("0005188123", IDAuto) {
+		fmt.Println(k, k == filed)
+	}
+	// Output:
+	// 5188123 false
+	// 4f2a1b true
+	// 85492003 false
 }

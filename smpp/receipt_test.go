@@ -2,6 +2,7 @@ package smpp
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 )
@@ -302,4 +303,13 @@ func BenchmarkParseReceiptText(b *testing.B) {
 			}
 		})
 	}
+}
+
+func ExampleParseReceiptText() {
+	r, err := ParseReceiptText("id:0A1B2C sub:001 dlvrd:000 submit date:2401151230 done date:2401151231 stat:UNDELIV err:001 Text:Hello")
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(r.ID, r.Stat, r.Err, r.Final, r.Delivered, r.DoneDate.Format(time.RFC3339))
+	// Output: 0A1B2C UNDELIV 001 true false 2024-01-15T12:31:00Z
 }
