@@ -224,6 +224,18 @@ func (env *e2eEnv) getMessage(id string) MessageWithEvents {
 	return m
 }
 
+// waitMessage GETs a message until its history has n events (events are
+// stored in JetStream before the record is updated).
+func (env *e2eEnv) waitMessage(id string, n int) MessageWithEvents {
+	env.t.Helper()
+	var m MessageWithEvents
+	e2eEventually(env.t, 5*time.Second, "history of "+id, func() bool {
+		m = env.getMessage(id)
+		return len(m.Events) >= n
+	})
+	return m
+}
+
 // e2eEvents collects every event stored in SMS_EVENTS, read back from
 // JetStream with an ordered consumer, as another program would.
 type e2eEvents struct {
@@ -382,7 +394,7 @@ func TestE2EOutcomes(t *testing.T) {
 				if len(evs) != 1 {
 					t.Fatalf("events %+v, want only message.sent", evs)
 				}
-				if got := env.getMessage(ids[i]); got.Status != StatusSent || len(got.Events) != 1 {
+				if got := env.waitMessage(ids[i], 1); got.Status != StatusSent || len(got.Events) != 1 {
 					t.Errorf("resource: %+v", got)
 				}
 				return
@@ -405,7 +417,7 @@ func TestE2EOutcomes(t *testing.T) {
 					t.Errorf("reason %+v, want %+v", fin.Data.Reason, want)
 				}
 			}
-			got := env.getMessage(ids[i])
+			got := env.waitMessage(ids[i], 2)
 			if got.Status != fin.Data.Status || len(got.Events) != 2 || got.Events[1].ID != fin.ID {
 				t.Errorf("resource: %+v", got)
 			}
@@ -448,7 +460,7 @@ func TestE2ELongMessages(t *testing.T) {
 			if len(texts) != parts || strings.Join(texts, "") != c.text {
 				t.Errorf("simulator got %d parts reassembling to %q", len(texts), strings.Join(texts, ""))
 			}
-			got := env.getMessage(id)
+			got := env.waitMessage(id, 2)
 			if got.Encoding != c.enc || got.Parts != parts || got.Status != StatusDelivered {
 				t.Errorf("resource %+v", got.MessageResource)
 			}

@@ -176,6 +176,21 @@ func (env *engTestEnv) sent(id string) e2eEvent {
 	return ev
 }
 
+// record waits until the stored record of id satisfies cond.
+func (env *engTestEnv) record(id string, cond func(*Message) bool) *Message {
+	env.t.Helper()
+	var rec *Message
+	e2eEventually(env.t, 5*time.Second, "record of "+id, func() bool {
+		m, _, err := env.store.Message(env.ctx, id)
+		if err != nil {
+			env.t.Fatal(err)
+		}
+		rec = m
+		return cond(m)
+	})
+	return rec
+}
+
 func engTemp(st pdu.Status) error {
 	return &smpp.SubmitError{Status: st, Temporary: true, Part: 1, Err: st}
 }
@@ -254,10 +269,8 @@ func TestEngineSubmitErrors(t *testing.T) {
 			if n := f.submits(); n != c.wantCalls {
 				t.Errorf("%d submits, want %d", n, c.wantCalls)
 			}
-			rec, _, err := env.store.Message(env.ctx, id)
-			if err != nil {
-				t.Fatal(err)
-			}
+			// The event is stored before the record is updated.
+			rec := env.record(id, func(m *Message) bool { return len(m.Events) > 0 })
 			if rec.Status != got.Data.Status || len(rec.Events) != 1 || rec.Events[0].ID != got.ID || rec.Sequence != 1 {
 				t.Errorf("record %+v", rec)
 			}
@@ -391,7 +404,7 @@ func TestEngineMultipartReceipts(t *testing.T) {
 			if (c.reason == nil) != (fin.Data.Reason == nil) || (c.reason != nil && *c.reason != *fin.Data.Reason) {
 				t.Errorf("reason %+v, want %+v", fin.Data.Reason, c.reason)
 			}
-			rec, _, _ := env.store.Message(env.ctx, id)
+			rec := env.record(id, func(m *Message) bool { return m.Final() })
 			for i, ps := range rec.PartStates {
 				if !ps.Final || ps.Stat != c.stats[i] || ps.DoneAt == nil {
 					t.Errorf("part %d state %+v", i, ps)
