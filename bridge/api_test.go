@@ -36,7 +36,7 @@ type apiEnv struct {
 	api   *API
 }
 
-func newAPIEnv(t *testing.T, cfg APIConfig) *apiEnv {
+func newAPIEnv(t testing.TB, cfg APIConfig) *apiEnv {
 	t.Helper()
 	store, b := epTestStore(t)
 	cfg.Store, cfg.Bus = store, b
@@ -53,7 +53,7 @@ func newAPIEnv(t *testing.T, cfg APIConfig) *apiEnv {
 }
 
 // do sends a request and returns the status and the body.
-func (e *apiEnv) do(t *testing.T, key, method, path, body string) (int, []byte) {
+func (e *apiEnv) do(t testing.TB, key, method, path, body string) (int, []byte) {
 	t.Helper()
 	var rd io.Reader
 	if body != "" {
@@ -81,7 +81,7 @@ func (e *apiEnv) do(t *testing.T, key, method, path, body string) (int, []byte) 
 	return resp.StatusCode, b
 }
 
-func (e *apiEnv) create(t *testing.T, key, body string) EndpointResource {
+func (e *apiEnv) create(t testing.TB, key, body string) EndpointResource {
 	t.Helper()
 	st, b := e.do(t, key, "POST", "/v1/webhooks", body)
 	if st != http.StatusCreated {

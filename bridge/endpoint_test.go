@@ -15,7 +15,7 @@ import (
 )
 
 // epTestBus starts a real embedded NATS with JetStream in a temp dir.
-func epTestBus(t *testing.T) *bus.Bus {
+func epTestBus(t testing.TB) *bus.Bus {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -27,7 +27,7 @@ func epTestBus(t *testing.T) *bus.Bus {
 	return b
 }
 
-func epTestStore(t *testing.T) (*EndpointStore, *bus.Bus) {
+func epTestStore(t testing.TB) (*EndpointStore, *bus.Bus) {
 	t.Helper()
 	b := epTestBus(t)
 	s, err := NewEndpointStore(t.Context(), b)
