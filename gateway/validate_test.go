@@ -1,0 +1,113 @@
+package gateway
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestNormalizeE164(t *testing.T) {
+	tests := []struct {
+		in, want string
+		errHas   string
+	}{
+		{"+447700900123", "+447700900123", ""},
+		{"+44 7700 900123", "+447700900123", ""},
+		{"+44 (0)7700-900.123", "+447700900123", ""},
+		{"+1 (202) 555-0123", "+12025550123", ""},
+		{" +4915112345678 ", "+4915112345678", ""},
+		{"", "", "required"},
+		{"07700900123", "", "international"},
+		{"447700900123", "", "international"},
+		{"0044 7700 900123", "", "international"},
+		{"+999123456", "", "country"},
+		{"+4412", "", "short"},
+		{"+4477009001234567", "", "long"},
+		{"+44abc", "", "digits"},
+		{"+", "", "not a phone number"},
+		{"+" + strings.Repeat("1", 80), "", "not a phone number"},
+	}
+	for _, tc := range tests {
+		got, err := NormalizeE164(tc.in)
+		if tc.errHas == "" {
+			if err != nil || got != tc.want {
+				t.Errorf("%q: %q %v, want %q", tc.in, got, err, tc.want)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), tc.errHas) {
+			t.Errorf("%q: err %v, want containing %q", tc.in, err, tc.errHas)
+		}
+	}
+}
+
+func TestNormalizeSender(t *testing.T) {
+	tests := []struct {
+		in, want string
+		ok       bool
+	}{
+		{"ACME", "ACME", true},
+		{"Acme Co", "Acme Co", true},
+		{"A1-B2_C3.&", "A1-B2_C3.&", true},
+		{"ABCDEFGHIJK", "ABCDEFGHIJK", true},
+		{"ABCDEFGHIJKL", "", false},
+		{"123", "123", true},
+		{"12345678", "12345678", true},
+		{"12", "", false},
+		{"123456789", "", false},
+		{"+447700900123", "+447700900123", true},
+		{"+44 7700 900123", "+447700900123", true},
+		{"+12", "", false},
+		{"12-34", "", false},
+		{" ACME", "", false},
+		{"ACMÉ", "", false},
+		{"AC<ME", "", false},
+		{"", "", false},
+	}
+	for _, tc := range tests {
+		got, err := normalizeSender(tc.in)
+		if (err == nil) != tc.ok || got != tc.want {
+			t.Errorf("%q: %q %v, want %q ok=%v", tc.in, got, err, tc.want, tc.ok)
+		}
+	}
+}
+
+func TestCheckCallbackURL(t *testing.T) {
+	for in, ok := range map[string]bool{
+		"https://client.example/hooks/sms": true,
+		"http://127.0.0.1:9000/x?y=1":      true,
+		"https://user:pw@client.example/":  true,
+		"/hooks":                           false,
+		"client.example/hooks":             false,
+		"ftp://client.example/":            false,
+		"https://":                         false,
+		"https://:80/":                     false,
+		"http://[::1":                      false,
+		"https://x.example/" + strings.Repeat("a", MaxCallbackURLBytes): false,
+	} {
+		if err := checkCallbackURL(in); (err == nil) != ok {
+			t.Errorf("%q: %v, want ok=%v", in, err, ok)
+		}
+	}
+}
+
+func TestValidateDefaults(t *testing.T) {
+	v := validator{maxParts: 10, smscs: map[string]bool{"a": true}}
+	m, p := v.validate(&SubmitBody{To: "+447700900123", Text: "hi", Metadata: map[string]string{}}, "acme", "ACME", "")
+	if p != nil {
+		t.Fatal(p)
+	}
+	if m.From != "ACME" || m.Encoding != "gsm7" || m.Parts != 1 || m.Status != StatusAccepted || m.Metadata != nil || m.Validity != 0 {
+		t.Fatalf("%+v", m)
+	}
+	// Every invalid field is reported at once.
+	_, p = v.validate(&SubmitBody{To: "x", From: "!!", Encoding: "x", Validity: "1s", Route: "b", CallbackURL: "x"}, "acme", "", "")
+	fields := map[string]bool{}
+	for _, fe := range p.Errors {
+		fields[fe.Field] = true
+	}
+	for _, f := range []string{"to", "from", "encoding", "text", "validity", "route", "callback_url"} {
+		if !fields[f] {
+			t.Errorf("missing %s in %+v", f, p.Errors)
+		}
+	}
+}
