@@ -164,6 +164,13 @@ func (rc *receiver) requests() []received {
 	return out
 }
 
+// count is every request received, answered or not.
+func (rc *receiver) count() int {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return len(rc.got)
+}
+
 // delivered is the 2xx requests, by webhook-id.
 func (rc *receiver) delivered() map[string][]received {
 	m := map[string][]received{}

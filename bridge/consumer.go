@@ -11,7 +11,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/time/rate"
 
@@ -26,9 +25,6 @@ const (
 	CallbackConsumer = "wh_callback"
 
 	conCallbackID = CallbackTarget
-	// conFetchWait bounds one pull request; short so an idle endpoint
-	// notices Close and pauses quickly.
-	conFetchWait = 2 * time.Second
 	// conNewWindow: an endpoint created less than this long ago gets a
 	// consumer starting at its created_at (covers the gap between the API
 	// storing it and the bridge seeing it); an older one (re-enabled, or
@@ -115,7 +111,8 @@ func (b *Bridge) conAckWait(timeout time.Duration) time.Duration {
 		timeout = b.cfg.Settings.Timeout
 	}
 	q := max(b.d.cfg.QuickRetries, 0)
-	return time.Duration(q+1)*timeout + time.Duration(1<<q)*b.d.cfg.QuickRetryWait*2 + 30*time.Second
+	// One more timeout for an event waiting in the pull buffer for a slot.
+	return time.Duration(q+2)*timeout + time.Duration(1<<q)*b.d.cfg.QuickRetryWait*2 + 30*time.Second
 }
 
 func (w *conWorker) setRate(perSecond float64) {
@@ -335,8 +332,9 @@ func (w *conWorker) setConsumer(c jetstream.Consumer) {
 	w.consMu.Unlock()
 }
 
-// run is the fetch loop: reserve free delivery slots, pull that many
-// events, hand each to its own goroutine.
+// run is the fetch loop: a pull iterator that keeps up to cap(sem) events
+// buffered (refilling in the background, so fetching overlaps delivering),
+// and one goroutine per event while a delivery slot is free.
 func (w *conWorker) run() {
 	defer close(w.fetchDone)
 	ctx := w.fetchCtx
@@ -348,6 +346,12 @@ func (w *conWorker) run() {
 		conSleep(ctx, backoff)
 		backoff = min(2*backoff, 10*time.Second)
 	}
+	var it jetstream.MessagesContext
+	defer func() {
+		if it != nil {
+			it.Stop()
+		}
+	}()
 	for ctx.Err() == nil {
 		cons := w.consumer()
 		if cons == nil {
@@ -360,6 +364,17 @@ func (w *conWorker) run() {
 			w.readyOnce.Do(func() { close(w.ready) })
 			cons = c
 		}
+		if it == nil {
+			m, err := cons.Messages(jetstream.PullMaxMessages(cap(w.sem)))
+			if err != nil {
+				if conGone(err) {
+					w.setConsumer(nil)
+				}
+				fail("fetch failed", err)
+				continue
+			}
+			it = m
+		}
 		if d := w.pausedFor(); d > 0 {
 			conSleep(ctx, min(d, time.Second))
 			continue
@@ -369,49 +384,28 @@ func (w *conWorker) run() {
 		case <-ctx.Done():
 			return
 		}
-		n := 1
-	reserve:
-		for n < cap(w.sem) {
-			select {
-			case w.sem <- struct{}{}:
-				n++
-			default:
-				break reserve
-			}
-		}
-		fctx, cancel := context.WithTimeout(ctx, conFetchWait)
-		batch, err := cons.Fetch(n, jetstream.FetchContext(fctx))
+		msg, err := it.Next(jetstream.NextContext(ctx))
 		if err != nil {
-			cancel()
-			w.release(n)
-			if errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, jetstream.ErrConsumerDeleted) {
+			w.release(1)
+			if ctx.Err() != nil {
+				return
+			}
+			it.Stop()
+			it = nil
+			if conGone(err) {
 				w.setConsumer(nil)
 			}
 			fail("fetch failed", err)
 			continue
 		}
-		got := 0
-		for msg := range batch.Messages() {
-			got++
-			w.handlers.Add(1)
-			go w.handle(msg)
-		}
-		cancel()
-		w.release(n - got)
-		if err := batch.Error(); err != nil && !conBenign(err) {
-			if errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, jetstream.ErrConsumerDeleted) {
-				w.setConsumer(nil)
-			}
-			fail("fetch failed", err)
-			continue
-		}
+		w.handlers.Add(1)
+		go w.handle(msg)
 		backoff = 100 * time.Millisecond
 	}
 }
 
-func conBenign(err error) bool {
-	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) ||
-		errors.Is(err, nats.ErrTimeout) || errors.Is(err, jetstream.ErrNoHeartbeat)
+func conGone(err error) bool {
+	return errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, jetstream.ErrConsumerDeleted)
 }
 
 func (w *conWorker) release(n int) {
