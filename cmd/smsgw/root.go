@@ -31,6 +31,8 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(
 		newVersionCmd(),
 		newConfigCmd(),
+		newGatewayCmd(),
+		newServeCmd(),
 	)
 	return root
 }
