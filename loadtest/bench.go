@@ -69,15 +69,18 @@ type Report struct {
 	E2ESeconds float64 `json:"e2e_seconds"`
 	E2EPerSec  float64 `json:"e2e_per_sec"`
 	// Latency: from a message's submit request to its final webhook.
-	Latency   Latency        `json:"latency"`
-	Finals    map[string]int `json:"finals"` // by event type
-	Lost      int            `json:"lost"`   // accepted, no final event by the timeout
-	Receiver  ReceiverStats  `json:"receiver"`
-	PeakRSS   int64          `json:"gateway_peak_rss_bytes,omitempty"`
-	RSSError  string         `json:"gateway_peak_rss_error,omitempty"`
-	Reasons   map[string]int `json:"refused_reasons,omitempty"`
-	TimedOut  bool           `json:"timed_out"`
-	WebhookID string         `json:"webhook_id"`
+	Latency Latency        `json:"latency"`
+	Finals  map[string]int `json:"finals"` // by event type
+	Lost    int            `json:"lost"`   // accepted, no final event by the timeout
+	// LostSample lists up to 10 lost message ids, for a look with
+	// GET /v1/messages/{id}.
+	LostSample []string       `json:"lost_sample,omitempty"`
+	Receiver   ReceiverStats  `json:"receiver"`
+	PeakRSS    int64          `json:"gateway_peak_rss_bytes,omitempty"`
+	RSSError   string         `json:"gateway_peak_rss_error,omitempty"`
+	Reasons    map[string]int `json:"refused_reasons,omitempty"`
+	TimedOut   bool           `json:"timed_out"`
+	WebhookID  string         `json:"webhook_id"`
 }
 
 // badEndings are the destination endings the simulator does not deliver.
@@ -231,6 +234,9 @@ func Bench(ctx context.Context, cfg BenchConfig) (*Report, error) {
 		f, ok := recv.Final(id)
 		if !ok {
 			rep.Lost++
+			if len(rep.LostSample) < 10 {
+				rep.LostSample = append(rep.LostSample, id)
+			}
 			continue
 		}
 		rep.Finals[f.Type]++

@@ -213,4 +213,3 @@ func (s *Stack) Close(ctx context.Context) error {
 	})
 	return s.closeErr
 }
-

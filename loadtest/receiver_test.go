@@ -1,0 +1,121 @@
+package loadtest
+
+import (
+	"bytes"
+	"net/http"
+	"strconv"
+	"testing"
+	"time"
+
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+
+	"github.com/smsgw/smsgw/events"
+)
+
+func TestReceiver(t *testing.T) {
+	secret, err := NewSecret()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := StartReceiver(ReceiverConfig{Secret: secret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	wh, _ := standardwebhooks.NewWebhook(secret)
+	other, _ := NewSecret()
+	wrong, _ := standardwebhooks.NewWebhook(other)
+
+	post := func(signer *standardwebhooks.Webhook, id, typ, msg string) int {
+		t.Helper()
+		ev := events.New(typ, events.Data{MessageID: msg, Sequence: 1})
+		body, _ := ev.WebhookBody()
+		now := time.Now()
+		sig, _ := signer.Sign(id, now, body)
+		req, _ := http.NewRequest(http.MethodPost, r.URL(), bytes.NewReader(body))
+		req.Header.Set("webhook-id", id)
+		req.Header.Set("webhook-timestamp", strconv.FormatInt(now.Unix(), 10))
+		req.Header.Set("webhook-signature", sig)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	steps := []struct {
+		signer     *standardwebhooks.Webhook
+		id, typ, m string
+		wantStatus int
+	}{
+		{wh, "evt_1", events.MessageSent, "msg_a", 204},        // not final
+		{wh, "evt_2", events.MessageDelivered, "msg_a", 204},   // final
+		{wh, "evt_2", events.MessageDelivered, "msg_a", 204},   // same webhook-id again
+		{wh, "evt_3", events.MessageDelivered, "msg_a", 204},   // second final, new id
+		{wrong, "evt_4", events.MessageFailed, "msg_b", 401},   // bad signature
+		{wh, "evt_5", events.MessageUndelivered, "msg_c", 204}, // final
+	}
+	for i, s := range steps {
+		if got := post(s.signer, s.id, s.typ, s.m); got != s.wantStatus {
+			t.Fatalf("step %d: status %d, want %d", i, got, s.wantStatus)
+		}
+	}
+	want := ReceiverStats{Requests: 6, BadSignatures: 1, DuplicateIDs: 1, DuplicateFinals: 1, Finals: 2}
+	if got := r.Stats(); got != want {
+		t.Fatalf("stats %+v, want %+v", got, want)
+	}
+	if f, ok := r.Final("msg_c"); !ok || f.Type != events.MessageUndelivered {
+		t.Fatalf("final of msg_c: %+v %v", f, ok)
+	}
+	if n := r.CountFinals([]string{"msg_a", "msg_b", "msg_c"}); n != 2 {
+		t.Fatalf("CountFinals = %d", n)
+	}
+	select {
+	case <-r.Notify():
+	default:
+		t.Fatal("no notification after finals")
+	}
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Close(); err != nil {
+		t.Fatal("second Close:", err)
+	}
+	if _, err := StartReceiver(ReceiverConfig{Secret: "whsec_%%%"}); err == nil {
+		t.Fatal("bad secret accepted")
+	}
+}
+
+func TestBenchAgainstGateway(t *testing.T) {
+	_, c := startStack(t)
+	var last Progress
+	rep, err := Bench(t.Context(), BenchConfig{
+		Client: c, N: 300, Batch: 100, Concurrency: 4, Timeout: 15 * time.Second, GatewayPID: -1,
+		OnProgress: func(p Progress) { last = p },
+	})
+	if err != nil {
+		t.Fatalf("Bench: %v", err)
+	}
+	for _, id := range rep.LostSample {
+		m, err := c.GetMessage(t.Context(), id)
+		if err != nil {
+			t.Errorf("lost %s: %v", id, err)
+			continue
+		}
+		t.Errorf("lost %s: to %s status %s events %+v", id, m.To, m.Status, m.Events)
+	}
+	if rep.Accepted != 300 || rep.Lost != 0 || rep.TimedOut || rep.Finals[events.MessageDelivered] != 300 {
+		t.Fatalf("report %+v", rep)
+	}
+	if rep.Receiver.BadSignatures != 0 || rep.Receiver.DuplicateFinals != 0 || rep.Latency.Count != 300 ||
+		rep.Latency.P50 <= 0 || rep.Latency.P99 < rep.Latency.P50 || rep.E2EPerSec <= 0 || rep.AcceptedPerSec <= 0 || rep.PeakRSS <= 0 {
+		t.Fatalf("report %+v", rep)
+	}
+	if last.Finals != 300 || last.Accepted != 300 {
+		t.Fatalf("last progress %+v", last)
+	}
+	// The bench endpoint is gone afterwards.
+	if l, err := c.ListWebhooks(t.Context()); err != nil || len(l) != 0 {
+		t.Fatalf("webhooks left: %+v %v", l, err)
+	}
+}
