@@ -55,6 +55,13 @@ func newServeCmd() *cobra.Command {
 				// the engine unbinds from it cleanly.
 				defer func() { _ = sim.Close() }()
 				log.Info("simulator running", "smpp_addr", sim.Addr(), "http_addr", sim.HTTPAddr())
+				// SMSCs pointing at the simulator's configured address reach
+				// it where it actually listens (port 0 picks a free one).
+				for i := range cfg.SMSCs {
+					if cfg.SMSCs[i].Addr == cfg.Simulator.Listen {
+						cfg.SMSCs[i].Addr = sim.Addr()
+					}
+				}
 			}
 
 			return gwRun(ctx, cfg, b, log, gwWiring{
@@ -86,7 +93,7 @@ func serveSimConfig(cfg config.Config, log *slog.Logger) simulator.Config {
 		TPS:          s.TPS,
 		// A long-running demo must not grow without bound.
 		MaxMessages: 10000,
-		Logger:      log.With("component", "simulator"),
+		Logger:      log,
 	}
 }
 
