@@ -33,6 +33,7 @@ func newRootCmd() *cobra.Command {
 		newConfigCmd(),
 		newGatewayCmd(),
 		newServeCmd(),
+		newBridgeCmd(),
 	)
 	return root
 }
