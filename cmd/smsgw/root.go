@@ -34,6 +34,9 @@ func newRootCmd() *cobra.Command {
 		newGatewayCmd(),
 		newServeCmd(),
 		newBridgeCmd(),
+		newSendCmd(),
+		newEventsCmd(),
+		newBenchCmd(),
 	)
 	return root
 }
