@@ -108,6 +108,7 @@ func runBench(cmd *cobra.Command, _ []string) error {
 		return &cliError{code: exitUsage, err: fmt.Errorf("bench: the API is not ready: %w", err)}
 	}
 
+	bc.Client = c
 	bar := newBar(cmd.ErrOrStderr(), quiet, bc.N, "final webhooks")
 	last := 0
 	bc.OnProgress = func(p loadtest.Progress) {
