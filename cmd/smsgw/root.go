@@ -13,8 +13,16 @@ var version = "dev"
 // only sets the exit code.
 var errSilent = errors.New("failed")
 
-// exitCode is 1 for every failure; errSilent only suppresses the message.
-func exitCode(error) int { return 1 }
+// exitCode is 1 for a failure unless the error names its own code (for
+// example 2 for usage or connection errors of `smsgw send`); errSilent only
+// suppresses the message.
+func exitCode(err error) int {
+	var ec interface{ ExitCode() int }
+	if errors.As(err, &ec) {
+		return ec.ExitCode()
+	}
+	return 1
+}
 
 // newRootCmd builds the command tree. Each subcommand lives in its own
 // cmd_*.go file and is listed here.
