@@ -93,11 +93,12 @@ func (e *Engine) handleReceipt(ctx context.Context, msg jetstream.Msg, md *jetst
 func (e *Engine) applyReceipt(ctx context.Context, msgID string, part int, idKey string, format smpp.IDFormat, it *inboundItem) (rcptResult, error) {
 	r := it.Inbound.Receipt
 	var (
-		res rcptResult
-		ev  *events.Event
+		res     rcptResult
+		ev      *events.Event
+		latency time.Duration = -1 // submit → final receipt, once the message is final
 	)
 	_, err := e.updateMessage(ctx, msgID, nil, 0, func(m *Message) (bool, error) {
-		res = rcptApplied
+		res, latency = rcptApplied, -1
 		if m.Status == StatusAccepted || len(m.PartIDs) == 0 {
 			res = rcptEarly
 			return false, nil
@@ -157,8 +158,14 @@ func (e *Engine) applyReceipt(ctx context.Context, msgID string, part int, idKey
 		}
 		m.Sequence = seq
 		m.Events = append(m.Events, *ev)
+		if m.SubmittedAt != nil {
+			latency = max(last.Sub(*m.SubmittedAt), 0) // a receipt may overtake its submit_sm_resp
+		}
 		return true, nil
 	})
+	if err == nil && latency >= 0 {
+		e.m.receiptSecs.WithLabelValues(it.SMSC).Observe(latency.Seconds())
+	}
 	return res, err
 }
 

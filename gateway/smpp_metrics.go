@@ -17,6 +17,8 @@ type engMetrics struct {
 	inbound     *prometheus.CounterVec   // smsc, kind
 	publish     *prometheus.HistogramVec // kind
 	finalEvents *prometheus.CounterVec   // type
+	submitSecs  *prometheus.HistogramVec // smsc
+	receiptSecs *prometheus.HistogramVec // smsc
 }
 
 func newEngMetrics(reg prometheus.Registerer) (*engMetrics, error) {
@@ -50,6 +52,16 @@ func newEngMetrics(reg prometheus.Registerer) (*engMetrics, error) {
 			Name: "smsgw_message_events_total",
 			Help: "Message events published by the engine, by type.",
 		}, []string{"type"}),
+		submitSecs: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "smsgw_smpp_submit_seconds",
+			Help:    "Time to submit every part of a message to an SMSC and get each submit_sm_resp (window and tps waits included), by SMSC.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60},
+		}, []string{"smsc"}),
+		receiptSecs: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "smsgw_receipt_latency_seconds",
+			Help:    "Time from a message's submit (submit_sm_resp) to the final receipt of its last part, by SMSC.",
+			Buckets: []float64{.05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 4 * 3600, 24 * 3600},
+		}, []string{"smsc"}),
 	}
 	if reg == nil {
 		return m, nil
@@ -74,6 +86,12 @@ func newEngMetrics(reg prometheus.Registerer) (*engMetrics, error) {
 		return nil, err
 	}
 	if m.finalEvents, err = engRegister(reg, m.finalEvents); err != nil {
+		return nil, err
+	}
+	if m.submitSecs, err = engRegister(reg, m.submitSecs); err != nil {
+		return nil, err
+	}
+	if m.receiptSecs, err = engRegister(reg, m.receiptSecs); err != nil {
 		return nil, err
 	}
 	return m, nil

@@ -84,7 +84,14 @@ func (b *sessBind) canTX() bool { return b.mode != modeReceiver }
 func (b *sessBind) snapshot() BindState {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return b.state
+	st := b.state
+	if b.canTX() {
+		st.Window = b.opt.window
+	}
+	if b.conn != nil {
+		st.InFlight = int(b.conn.inflight.Load())
+	}
+	return st
 }
 
 // live returns the bound connection, or nil.

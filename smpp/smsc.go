@@ -160,6 +160,10 @@ type BindState struct {
 	State     string    // connecting, bound, closed
 	LastError string    // the last bind or connection error, "" if none yet
 	Since     time.Time // when State last changed
+	// InFlight is the number of submit_sm sent on the live connection and
+	// not yet answered: the window in use (0 when not bound). Window is
+	// the bind's window size.
+	InFlight, Window int
 }
 
 // SMSC is a client of one SMSC: its binds, the shared TPS limit and submit.

@@ -114,11 +114,12 @@ func gwRun(ctx context.Context, cfg config.Config, b *bus.Bus, log *slog.Logger,
 	}()
 
 	if w.bridge {
-		stop, berr := startBridge(ctx, cfg, b, api.V1(), api.Keys(), log)
+		stop, ready, berr := startBridge(ctx, cfg, b, api.V1(), api.Keys(), reg, log)
 		if berr != nil {
 			return fmt.Errorf("bridge: %w", berr)
 		}
 		stops = append(stops, stop)
+		api.AddCheck(gateway.Check{Name: "bridge", Fn: func(context.Context) error { return ready() }})
 	}
 	if err := eng.Start(ctx); err != nil {
 		return err

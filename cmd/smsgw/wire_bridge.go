@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/smsgw/smsgw/bridge"
 	"github.com/smsgw/smsgw/bus"
 	"github.com/smsgw/smsgw/config"
@@ -22,19 +24,21 @@ import (
 // its already-authenticated /v1/ mux (authenticating twice with the same
 // keys is harmless).
 //
+// reg (nil: none) receives the bridge's metrics. ready is the bridge's
+// readiness (a stalled delivery queue names its endpoint) for /readyz.
 // stop stops the delivery workers, letting in-flight attempts finish
 // within its context; it is safe to call twice.
-func startBridge(ctx context.Context, cfg config.Config, b *bus.Bus, mux *http.ServeMux, keys httpapi.Keys, log *slog.Logger) (stop func(context.Context) error, err error) {
+func startBridge(ctx context.Context, cfg config.Config, b *bus.Bus, mux *http.ServeMux, keys httpapi.Keys, reg prometheus.Registerer, log *slog.Logger) (stop func(context.Context) error, ready func() error, err error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	log = log.With("component", "bridge")
 	store, err := bridge.NewEndpointStore(ctx, b)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := store.SyncStatic(ctx, cfg.Webhooks); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if n := len(cfg.Webhooks); n > 0 {
 		log.Info("static webhook endpoints synced", "count", n)
@@ -47,12 +51,13 @@ func startBridge(ctx context.Context, cfg config.Config, b *bus.Bus, mux *http.S
 		Settings: cfg.Bridge,
 		Version:  version,
 		Logger:   log,
+		Registry: reg,
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := br.Start(ctx); err != nil {
-		return nil, errors.Join(err, br.Close(context.WithoutCancel(ctx)))
+		return nil, nil, errors.Join(err, br.Close(context.WithoutCancel(ctx)))
 	}
 
 	api, err := bridge.NewAPI(bridge.APIConfig{
@@ -63,7 +68,7 @@ func startBridge(ctx context.Context, cfg config.Config, b *bus.Bus, mux *http.S
 		Logger:              log,
 	})
 	if err != nil {
-		return nil, errors.Join(err, br.Close(context.WithoutCancel(ctx)))
+		return nil, nil, errors.Join(err, br.Close(context.WithoutCancel(ctx)))
 	}
 	inner := http.NewServeMux()
 	api.Register(inner)
@@ -75,5 +80,5 @@ func startBridge(ctx context.Context, cfg config.Config, b *bus.Bus, mux *http.S
 			return fmt.Errorf("bridge: stop: %w", err)
 		}
 		return nil
-	}, nil
+	}, br.Ready, nil
 }

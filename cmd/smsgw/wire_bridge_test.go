@@ -94,7 +94,7 @@ func TestStartBridgeEndToEnd(t *testing.T) {
 	keys := httpapi.Keys{"acme-key-0001": "acme"}
 
 	mux := http.NewServeMux()
-	stop, err := startBridge(ctx, cfg, b, mux, keys, nil)
+	stop, _, err := startBridge(ctx, cfg, b, mux, keys, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
