@@ -32,6 +32,12 @@ func newBridgeCmd() *cobra.Command {
 			"signed (Standard Webhooks), retried on the schedule kept in JetStream. Many bridge processes may run\n" +
 			"against one NATS: they share each endpoint's durable consumer. It serves /healthz, /readyz and /metrics\n" +
 			"on http.addr. Ctrl-C stops fetching, lets deliveries in flight finish and exits.",
+		Example: `  # delivery workers against the gateway's NATS; health and metrics on :8081
+  smsgw bridge --config smsgw.yaml --nats-url nats://nats-1:4222 --http-addr 0.0.0.0:8081
+
+  # ready? (NATS reachable, no delivery queue stalled for bridge.stall_timeout)
+  curl -s http://127.0.0.1:8081/readyz
+  curl -s http://127.0.0.1:8081/metrics | grep '^smsgw_webhook'`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := loadConfig(cmd)

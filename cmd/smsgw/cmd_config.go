@@ -12,9 +12,10 @@ import (
 
 func newConfigCmd() *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "config",
-		Short: "Work with the configuration file",
-		Args:  cobra.NoArgs,
+		Use:     "config",
+		Short:   "Work with the configuration file",
+		Example: `  smsgw config check --config smsgw.yaml`,
+		Args:    cobra.NoArgs,
 	}
 	cmd.AddCommand(newConfigCheckCmd())
 	return cmd
@@ -27,6 +28,16 @@ func newConfigCheckCmd() *cobra.Command {
 		Long: "check loads the config exactly as serve, gateway and bridge do (file, then SMSGW_* environment, then flags)\n" +
 			"and prints every problem as \"key.path: message\". It exits non-zero when there is any.\n" +
 			"Secrets are never printed.",
+		Example: `  # a file
+  smsgw config check --config smsgw.yaml
+
+  # a file plus the environment that will run with it
+  SMSGW_NATS_URL=nats://nats-1:4222 smsgw config check --config smsgw.yaml
+
+  # a bad file prints one line per problem and exits 1, e.g.
+  #   smscs[0].addr: "nohost" is not host:port
+  #   smscs[0].window: must be 1 to 1024, is -3
+  #   2 problem(s)`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			path, _ := cmd.Flags().GetString("config")

@@ -22,9 +22,10 @@ const defaultTailNATSURL = "nats://127.0.0.1:4222"
 
 func newEventsCmd() *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "events",
-		Short: "Read the event stream in NATS",
-		Args:  cobra.NoArgs,
+		Use:     "events",
+		Short:   "Read the event stream in NATS",
+		Example: `  smsgw events tail --type message.delivered --format table`,
+		Args:    cobra.NoArgs,
 	}
 	cmd.AddCommand(newEventsTailCmd())
 	return cmd

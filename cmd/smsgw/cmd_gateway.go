@@ -30,6 +30,14 @@ func newGatewayCmd() *cobra.Command {
 			"sharing all state through NATS JetStream at nats.url, so many gateway processes can run side by side.\n" +
 			"With nats.url empty it starts an embedded NATS server (single instance only).\n" +
 			"Ctrl-C stops accepting requests, drains those in flight and submits in progress, unbinds and exits.",
+		Example: `  # against a NATS cluster (run as many as you need; they share the work)
+  smsgw gateway --config smsgw.yaml --nats-url nats://nats-1:4222,nats://nats-2:4222,nats://nats-3:4222
+
+  # the same through the environment
+  SMSGW_NATS_URL=nats://nats-1:4222 SMSGW_HTTP_ADDR=0.0.0.0:8080 smsgw gateway --config smsgw.yaml
+
+  # is it ready? (NATS reachable, at least one bind up)
+  curl -s http://127.0.0.1:8080/readyz`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := loadConfig(cmd)

@@ -22,6 +22,14 @@ func newServeCmd() *cobra.Command {
 			"(e.g. no config file at all) it starts in demo mode: the bundled simulator as SMSC \"simulator\",\n" +
 			"account \"demo\" with API key \"" + config.DemoAPIKey + "\", and prints a curl line to try.\n" +
 			"simulator.enabled: true starts the simulator in any mode.",
+		Example: `  # demo mode (what 'make run' starts): simulator as SMSC, API key demo-key, data in ./data
+  smsgw serve
+
+  # your accounts, SMSCs and webhooks, JSON logs at debug level
+  SMSGW_LOG_FORMAT=json SMSGW_LOG_LEVEL=debug smsgw serve --config smsgw.yaml
+
+  # another port and store
+  smsgw serve --http-addr 127.0.0.1:9090 --data-dir /var/lib/smsgw`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := loadConfig(cmd)

@@ -34,6 +34,15 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Version:       version,
+		Example: `  # everything in one process, with the simulator as SMSC (what 'make run' starts)
+  smsgw serve
+
+  # send a message through it, and watch its events
+  smsgw send --to +447700900123 --text "Hello from smsgw"
+  smsgw events tail --format table
+
+  # check a config file before deploying it
+  smsgw config check --config smsgw.yaml`,
 	}
 	root.PersistentFlags().String("config", "", "path to the YAML config file (every key can also come from SMSGW_* env vars)")
 	root.AddCommand(
@@ -42,6 +51,7 @@ func newRootCmd() *cobra.Command {
 		newGatewayCmd(),
 		newServeCmd(),
 		newBridgeCmd(),
+		newSimulatorCmd(),
 		newSendCmd(),
 		newEventsCmd(),
 		newBenchCmd(),
@@ -51,9 +61,10 @@ func newRootCmd() *cobra.Command {
 
 func newVersionCmd() *cobra.Command {
 	return &cobra.Command{
-		Use:   "version",
-		Short: "Print the smsgw version",
-		Args:  cobra.NoArgs,
+		Use:     "version",
+		Short:   "Print the smsgw version",
+		Example: "  smsgw version",
+		Args:    cobra.NoArgs,
 		Run: func(cmd *cobra.Command, _ []string) {
 			cmd.Println("smsgw", version)
 		},
