@@ -635,6 +635,9 @@ func (w *conWorker) record(ev events.Event, attempt int, t conTarget, try dlvTry
 		slog.String("message_id", ev.Data.MessageID), slog.Int("attempt", attempt),
 		slog.Int("status", try.status), slog.Float64("latency_ms", r.LatencyMS), slog.String("outcome", outcome),
 	}
+	if ev.Data.SMSC != "" {
+		attrs = append(attrs, slog.String("smsc", ev.Data.SMSC))
+	}
 	if r.Error != "" {
 		attrs = append(attrs, slog.String("err", r.Error))
 	}
