@@ -623,7 +623,12 @@ func TestE2EReceiptBeforeResp(t *testing.T) {
 // during a few hundred messages; every accepted message still ends with
 // exactly one final event.
 func TestE2EDropConnections(t *testing.T) {
-	env := e2eStart(t, e2eOpts{sim: simulator.Config{ReceiptDelay: 5 * time.Millisecond, ReceiptDelayMax: 50 * time.Millisecond}})
+	env := e2eStart(t, e2eOpts{
+		sim: simulator.Config{ReceiptDelay: 5 * time.Millisecond, ReceiptDelayMax: 50 * time.Millisecond},
+		// Enough attempts to ride out the drops (100ms+200ms+400ms+800ms).
+		conf:   func(c *config.Config) { c.Messages.SubmitAttempts = 5 },
+		engine: func(c *EngineConfig) { c.SubmitRetryMin, c.SubmitRetryMax = 100*time.Millisecond, time.Second },
+	})
 	const n = 400
 	var ids []string
 	done := make(chan struct{})
@@ -665,6 +670,12 @@ func e2eExactlyOneFinal(t *testing.T, all []e2eEvent, ids []string) {
 	t.Logf("events by type: %v", types)
 	if types[events.MessageFailed] > 0 {
 		t.Errorf("%d messages failed; every destination here is deliverable", types[events.MessageFailed])
+		for _, e := range all {
+			if e.Type == events.MessageFailed {
+				t.Logf("failed: %+v", *e.Data.Reason)
+				break
+			}
+		}
 	}
 	bad := 0
 	for _, id := range ids {

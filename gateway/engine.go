@@ -129,6 +129,10 @@ type EngineConfig struct {
 	// SMSCHandlerWorkers is passed to every smpp.Config (deliver_sm
 	// handled at once per bind); 0 keeps the smpp default.
 	SMSCHandlerWorkers int
+	// CacheSize bounds the local caches of recently written records and
+	// filed SMSC ids (hints that save KV reads; KV stays the truth).
+	// Default 65536 each.
+	CacheSize int
 	// Now is the clock; nil is time.Now.
 	Now func() time.Time
 }
@@ -172,6 +176,9 @@ func (c *EngineConfig) defaults() error {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+	if c.CacheSize <= 0 {
+		c.CacheSize = 1 << 16
+	}
 	names := map[string]bool{}
 	for i, s := range c.Config.SMSCs {
 		if s.Name == "" {
@@ -213,6 +220,8 @@ type Engine struct {
 
 	kvMsgs, kvIDs, kvLast, kvMO jetstream.KeyValue
 	optouts                     OptOutStore
+	recCache                    *engCache[engCachedRecord]
+	idCache                     *engCache[string]
 	submitCons, inboundCons     jetstream.Consumer
 
 	mu       sync.Mutex
@@ -255,6 +264,8 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 		startKW:   map[string]bool{},
 		closeDone: make(chan struct{}),
 		optouts:   cfg.OptOuts,
+		recCache:  newEngCache[engCachedRecord](cfg.CacheSize),
+		idCache:   newEngCache[string](cfg.CacheSize),
 	}
 	for _, a := range cfg.Config.Accounts {
 		if a.Sender != "" {

@@ -21,10 +21,11 @@ import (
 //   - http: HTTP batch submits (4 clients, 500 per request) → JetStream →
 //     engine → simulator over TCP → receipts → engine → message.delivered
 //     stored in JetStream, timed from the first request to the last event.
+//
 //   - queued: the engine alone draining a backlog of accepted messages to
 //     message.delivered (what one gateway instance can push).
 //
-//	go test -run '^$' -bench BenchmarkEndToEnd -benchtime 20000x ./gateway/
+//     go test -run '^$' -bench BenchmarkEndToEnd -benchtime 20000x ./gateway/
 func BenchmarkEndToEnd(b *testing.B) {
 	b.Run("http", func(b *testing.B) { benchEndToEnd(b, false) })
 	b.Run("queued", func(b *testing.B) { benchEndToEnd(b, true) })

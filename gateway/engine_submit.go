@@ -181,9 +181,11 @@ func (e *Engine) loadMessage(ctx context.Context, id string) (*Message, uint64, 
 }
 
 // updateMessage applies fn to the record and writes it back with optimistic
-// concurrency, reloading and re-applying on a conflict. fn may publish
-// events (their ids are derived, so a re-applied publish is deduplicated);
-// it returns false to write nothing.
+// concurrency, reloading and re-applying on a conflict; m and rev, when m
+// is not nil, are a copy the caller already has (fn may change it). fn may
+// publish events (their ids are derived, so a re-applied publish is
+// deduplicated); it returns false to write nothing. The written record is
+// kept in the local cache until it is final.
 func (e *Engine) updateMessage(ctx context.Context, id string, m *Message, rev uint64, fn func(*Message) (bool, error)) (*Message, error) {
 	for try := 0; ; try++ {
 		if m == nil {
@@ -200,67 +202,114 @@ func (e *Engine) updateMessage(ctx context.Context, id string, m *Message, rev u
 		if err != nil {
 			return nil, err
 		}
-		_, err = e.kvMsgs.Update(ctx, id, b, rev)
+		nrev, err := e.kvMsgs.Update(ctx, id, b, rev)
 		if err == nil {
+			if m.Final() {
+				e.recCache.del(id)
+			} else {
+				e.recCache.put(id, engCachedRecord{m: engClone(m), rev: nrev})
+			}
 			return m, nil
 		}
 		if !errors.Is(err, jetstream.ErrKeyRevisionMismatch) || try >= 50 {
 			return nil, fmt.Errorf("gateway: update message %s: %w", id, err)
 		}
+		e.recCache.del(id)
 		m = nil
 	}
 }
 
+// cachedMessage is a private copy of the record of id as this instance
+// last wrote it, if it still has it.
+func (e *Engine) cachedMessage(id string) (*Message, uint64) {
+	if c, ok := e.recCache.get(id); ok {
+		return engClone(c.m), c.rev
+	}
+	return nil, 0
+}
+
 // recordSent files each part's SMSC id for receipt matching, remembers the
 // message for in_reply_to, publishes message.sent and updates the record.
+// The three stores are pipelined (one round trip, not three); the record
+// is written only once all are acknowledged, so it never says sent before
+// the event is stored.
 func (e *Engine) recordSent(ctx context.Context, rec *Message, rev uint64, smsc string, res smpp.Result, attempt int) error {
 	now := e.now()
-	ids := make([]string, len(res.Parts))
-	futures := make([]jetstream.PubAckFuture, 0, len(res.Parts)+1)
+	apply := func(m *Message) {
+		m.Status = StatusSent
+		m.SMSC = smsc
+		m.SubmittedAt = &now
+		m.PartIDs = make([]string, len(res.Parts))
+		for i, p := range res.Parts {
+			m.PartIDs[i] = p.MessageID
+		}
+		m.PartStates = make([]PartState, len(res.Parts))
+		m.Parts = len(res.Parts)
+		if res.Encoding != "" {
+			m.Encoding = string(res.Encoding)
+		}
+		m.SubmitAttempts = attempt
+		m.Sequence = 1
+	}
+	preview := engClone(rec)
+	apply(preview)
+	ev := seqMessageEvent(preview, events.MessageSent, 1, now)
+
+	futures := make([]jetstream.PubAckFuture, 0, len(res.Parts)+2)
 	for i, p := range res.Parts {
-		ids[i] = p.MessageID
-		f, err := e.b.JS.PublishAsync(engKVSubject(BucketSMSCIDs, engIDKey(smsc, smpp.IDKey(p.MessageID, e.idFormat[smsc]))),
-			[]byte(rec.ID+"/"+strconv.Itoa(i)))
+		k := engIDKey(smsc, smpp.IDKey(p.MessageID, e.idFormat[smsc]))
+		ref := rec.ID + "/" + strconv.Itoa(i)
+		e.idCache.put(k, ref)
+		f, err := e.b.JS.PublishAsync(engKVSubject(BucketSMSCIDs, k), []byte(ref))
 		if err != nil {
 			return fmt.Errorf("gateway: file smsc id: %w", err)
 		}
 		futures = append(futures, f)
 	}
-	if f, err := e.b.JS.PublishAsync(engKVSubject(BucketLastSent, engLastSentKey(rec.Account, rec.To)), []byte(rec.ID)); err == nil {
-		futures = append(futures, f)
-	} else {
+	f, err := e.b.JS.PublishAsync(engKVSubject(BucketLastSent, engLastSentKey(rec.Account, rec.To)), []byte(rec.ID))
+	if err != nil {
 		return fmt.Errorf("gateway: remember last sent: %w", err)
 	}
+	futures = append(futures, f)
+	// message.sent, stored exactly as bus.PublishEvent stores it (subject,
+	// Nats-Msg-Id = event id), but without waiting for it alone.
+	evMsg, err := e.eventMsg(rec, ev)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	if f, err = e.b.JS.PublishMsgAsync(evMsg); err != nil {
+		return fmt.Errorf("gateway: publish %s: %w", ev.Type, err)
+	}
+	futures = append(futures, f)
 	if err := engWaitFutures(ctx, futures); err != nil {
 		return err
 	}
-	var ev *events.Event
-	_, err := e.updateMessage(ctx, rec.ID, rec, rev, func(m *Message) (bool, error) {
+	e.m.publish.WithLabelValues("event").Observe(time.Since(start).Seconds())
+	e.m.finalEvents.WithLabelValues(ev.Type).Inc()
+	_, err = e.updateMessage(ctx, rec.ID, rec, rev, func(m *Message) (bool, error) {
 		if m.Status != StatusAccepted {
 			return false, nil
 		}
-		m.Status = StatusSent
-		m.SMSC = smsc
-		m.SubmittedAt = &now
-		m.PartIDs = ids
-		m.PartStates = make([]PartState, len(ids))
-		m.Parts = len(ids)
-		if res.Encoding != "" {
-			m.Encoding = string(res.Encoding)
-		}
-		m.SubmitAttempts = attempt
-		if ev == nil {
-			x := seqMessageEvent(m, events.MessageSent, 1, now)
-			if err := e.publishEvent(ctx, m, x); err != nil {
-				return false, err
-			}
-			ev = &x
-		}
-		m.Sequence = 1
-		m.Events = append(m.Events, *ev)
+		apply(m)
+		m.Events = append(m.Events, ev)
 		return true, nil
 	})
 	return err
+}
+
+// eventMsg is the NATS message bus.PublishEvent would store for ev of m.
+func (e *Engine) eventMsg(m *Message, ev events.Event) (*nats.Msg, error) {
+	body, err := ev.Marshal()
+	if err != nil {
+		return nil, fmt.Errorf("gateway: encode event: %w", err)
+	}
+	h := nats.Header{}
+	h.Set(jetstream.MsgIDHeader, ev.ID)
+	if m.CallbackURL != "" {
+		h.Set(events.HeaderCallbackURL, m.CallbackURL)
+	}
+	return &nats.Msg{Subject: events.Subject(m.Account, ev.Type), Data: body, Header: h}, nil
 }
 
 // failMessage publishes message.failed, records it and acknowledges the

@@ -490,4 +490,3 @@ func TestEngineConfigErrors(t *testing.T) {
 		t.Errorf("source_ton 300: %v", err)
 	}
 }
-

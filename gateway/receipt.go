@@ -37,7 +37,17 @@ func (e *Engine) handleReceipt(ctx context.Context, msg jetstream.Msg, md *jetst
 		format = smpp.IDAuto
 	}
 	var ref, key string
-	for _, k := range smpp.ReceiptIDKeys(r.ID, format) {
+	keys := smpp.ReceiptIDKeys(r.ID, format)
+	for _, k := range keys {
+		if v, ok := e.idCache.get(engIDKey(it.SMSC, k)); ok {
+			ref, key = v, k
+			break
+		}
+	}
+	for _, k := range keys {
+		if ref != "" {
+			break
+		}
 		ent, err := e.kvIDs.Get(ctx, engIDKey(it.SMSC, k))
 		if errors.Is(err, jetstream.ErrKeyNotFound) {
 			continue
