@@ -305,6 +305,9 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
+	if err := e.registerOpsMetrics(cfg.Registry); err != nil {
+		return nil, err
+	}
 	return e, nil
 }
 
@@ -622,7 +625,8 @@ func (e *Engine) watchBinds(ctx context.Context) {
 				if prev, ok := last[bs.ID]; !ok || prev != bs.State {
 					last[bs.ID] = bs.State
 					if ok || bs.State != "connecting" {
-						e.log.Info("smpp bind state", "smsc", name, "bind", bs.ID, "state", bs.State, "last_error", bs.LastError)
+						// smpp logs each change at info; this is the engine's view.
+						e.log.Debug("smpp bind state", "smsc", name, "bind", bs.ID, "state", bs.State, "last_error", bs.LastError)
 					}
 				}
 			}

@@ -78,10 +78,12 @@ func (e *Engine) handleSubmit(ctx context.Context, msg jetstream.Msg) {
 	} else {
 		smscNam = smsc.Name()
 		sctx, cancel := context.WithTimeout(ctx, e.cfg.SubmitTimeout)
+		start := time.Now()
 		res, subErr = smsc.Submit(sctx, smpp.Message{
 			To: rec.To, From: rec.From, Text: rec.Text,
 			Encoding: smpp.Encoding(rec.Encoding), Validity: rec.Validity, Ref: engConcatRef(rec.ID),
 		})
+		e.m.submitSecs.WithLabelValues(smscNam).Observe(time.Since(start).Seconds())
 		cancel()
 	}
 	if subErr != nil {
@@ -89,7 +91,7 @@ func (e *Engine) handleSubmit(ctx context.Context, msg jetstream.Msg) {
 			return // hard stop: leave it for redelivery
 		}
 		if smpp.IsTemporary(subErr) {
-			e.m.submits.WithLabelValues(smscNam, "temporary").Inc()
+			e.m.submits.WithLabelValues(smscNam, engSubmitResult(subErr)).Inc()
 			if attempt < e.cfg.Config.Messages.SubmitAttempts {
 				d := engBackoff(attempt, e.cfg.SubmitRetryMin, e.cfg.SubmitRetryMax)
 				log.Info("gateway submit will be retried", "smsc", smscNam, "attempt", attempt, "retry_in", d.String(), "err", subErr)
@@ -100,11 +102,11 @@ func (e *Engine) handleSubmit(ctx context.Context, msg jetstream.Msg) {
 				fmt.Sprintf("retries exhausted after %d attempts: %v", attempt, subErr), log)
 			return
 		}
-		e.m.submits.WithLabelValues(smscNam, "permanent").Inc()
+		e.m.submits.WithLabelValues(smscNam, submitPermanent).Inc()
 		e.failMessage(ctx, msg, rec, rev, smscNam, engStatus(subErr), subErr.Error(), log)
 		return
 	}
-	e.m.submits.WithLabelValues(smscNam, "ok").Inc()
+	e.m.submits.WithLabelValues(smscNam, submitOK).Inc()
 	if err := e.recordSent(ctx, rec, rev, smscNam, res, attempt); err != nil {
 		if ctx.Err() == nil {
 			// Submitted but not recorded: the redelivery submits again

@@ -82,3 +82,35 @@ func registerBindCollector(reg prometheus.Registerer, e *Engine) error {
 	}
 	return nil
 }
+
+// Submit results (the result label of smsgw_smpp_submits_total).
+const (
+	submitOK        = "ok"
+	submitThrottled = "throttled" // ESME_RTHROTTLED / ESME_RMSGQFUL: retried after a pause
+	submitTemporary = "temporary" // other temporary errors: retried
+	submitPermanent = "permanent" // message.failed
+)
+
+// engSubmitResult is the result label of a failed submit.
+func engSubmitResult(err error) string {
+	var se *smpp.SubmitError
+	if errors.As(err, &se) && (se.Status == smpp.StatusThrottled || se.Status == smpp.StatusMsgQFul) {
+		return submitThrottled
+	}
+	if smpp.IsTemporary(err) {
+		return submitTemporary
+	}
+	return submitPermanent
+}
+
+// registerOpsMetrics adds the per-bind collector and creates every SMSC's
+// submit series at zero, so "no throttling yet" reads 0, not absent.
+func (e *Engine) registerOpsMetrics(reg prometheus.Registerer) error {
+	for _, name := range e.smscOrder {
+		for _, r := range []string{submitOK, submitThrottled, submitTemporary, submitPermanent} {
+			e.m.submits.WithLabelValues(name, r)
+		}
+		e.m.bindsUp.WithLabelValues(name)
+	}
+	return registerBindCollector(reg, e)
+}
