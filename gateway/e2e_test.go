@@ -691,40 +691,69 @@ func e2eExactlyOneFinal(t *testing.T, all []e2eEvent, ids []string) {
 	}
 }
 
-// TestE2EEngineRestart: the engine is killed (Close with an expired
-// context: work in progress abandoned, nothing acknowledged) mid-load and a
-// fresh engine takes over on the same NATS; nothing accepted is lost.
+// TestE2EEngineRestart: the engine is stopped mid-load — killed (Close with
+// an expired context: work in progress abandoned, nothing acknowledged) or
+// gracefully (Close drains) — and a fresh engine takes over on the same
+// NATS; nothing accepted is lost and no message gets two final events.
 func TestE2EEngineRestart(t *testing.T) {
-	env := e2eStart(t, e2eOpts{sim: simulator.Config{ReceiptDelay: 20 * time.Millisecond, ReceiptDelayMax: 200 * time.Millisecond}})
-	var ids []string
-	for b := 0; b < 3; b++ {
-		msgs := make([]map[string]any, 100)
-		for i := range msgs {
-			msgs[i] = map[string]any{"to": fmt.Sprintf("+4477007%05d", b*100+i), "text": fmt.Sprintf("restart %d", b*100+i)}
-		}
-		ids = append(ids, env.submitBatch(msgs)...)
+	for _, graceful := range []bool{false, true} {
+		name := map[bool]string{false: "kill", true: "graceful"}[graceful]
+		t.Run(name, func(t *testing.T) {
+			env := e2eStart(t, e2eOpts{sim: simulator.Config{ReceiptDelay: 20 * time.Millisecond, ReceiptDelayMax: 200 * time.Millisecond}})
+			var ids []string
+			for b := 0; b < 3; b++ {
+				msgs := make([]map[string]any, 100)
+				for i := range msgs {
+					msgs[i] = map[string]any{"to": fmt.Sprintf("+4477007%05d", b*100+i), "text": fmt.Sprintf("restart %d", b*100+i)}
+				}
+				ids = append(ids, env.submitBatch(msgs)...)
+			}
+			time.Sleep(50 * time.Millisecond)
+			stopCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			if !graceful {
+				cancel()
+			}
+			start := time.Now()
+			_ = env.eng.Close(stopCtx)
+			cancel()
+			if graceful {
+				if d := time.Since(start); d > 3*time.Second {
+					t.Errorf("graceful Close took %v", d)
+				}
+				// Drained: nothing taken and left unacknowledged.
+				for _, c := range []struct{ stream, cons string }{{SubmitStream, SubmitConsumer}, {InboundStream, InboundConsumer}} {
+					ci, err := env.b.JS.Consumer(env.ctx, c.stream, c.cons)
+					if err != nil {
+						t.Fatal(err)
+					}
+					info, err := ci.Info(env.ctx)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if info.NumAckPending != 0 {
+						t.Errorf("%s: %d unacknowledged after a graceful Close", c.cons, info.NumAckPending)
+					}
+				}
+			}
+			before := len(e2eFinals(env.ev.snapshot()))
+			if before == len(ids) {
+				t.Fatalf("every message was final before the stop: the test proves nothing")
+			}
+			t.Logf("%d of %d messages final when the engine was stopped", before, len(ids))
+			// More work arrives while no engine runs.
+			msgs := make([]map[string]any, 100)
+			for i := range msgs {
+				msgs[i] = map[string]any{"to": fmt.Sprintf("+4477006%05d", i), "text": fmt.Sprintf("while down %d", i)}
+			}
+			ids = append(ids, env.submitBatch(msgs)...)
+			env.eng = env.startEngine()
+			env.ev.wait(t, 18*time.Second, "every final event", func(all []e2eEvent) bool {
+				return len(e2eFinals(all)) == len(ids)
+			})
+			time.Sleep(300 * time.Millisecond)
+			e2eExactlyOneFinal(t, env.ev.snapshot(), ids)
+		})
 	}
-	time.Sleep(50 * time.Millisecond)
-	killed, cancel := context.WithCancel(context.Background())
-	cancel()
-	_ = env.eng.Close(killed)
-	before := len(e2eFinals(env.ev.snapshot()))
-	if before == len(ids) {
-		t.Fatalf("every message was final before the kill: the test proves nothing")
-	}
-	t.Logf("%d of %d messages final when the engine was killed", before, len(ids))
-	// More work arrives while no engine runs.
-	msgs := make([]map[string]any, 100)
-	for i := range msgs {
-		msgs[i] = map[string]any{"to": fmt.Sprintf("+4477006%05d", i), "text": fmt.Sprintf("while down %d", i)}
-	}
-	ids = append(ids, env.submitBatch(msgs)...)
-	env.eng = env.startEngine()
-	env.ev.wait(t, 18*time.Second, "every final event", func(all []e2eEvent) bool {
-		return len(e2eFinals(all)) == len(ids)
-	})
-	time.Sleep(300 * time.Millisecond)
-	e2eExactlyOneFinal(t, env.ev.snapshot(), ids)
 }
 
 // e2eNATS runs a NATS server with JetStream on a loopback port that a test

@@ -389,8 +389,8 @@ func engTLS(c config.SMSCTLS) (*tls.Config, error) {
 
 // Start creates the engine's streams, buckets and consumers (idempotently),
 // starts the SMSC binds and the submit and inbound workers, and returns.
-// Cancelling ctx stops the engine abruptly (as Close with an expired
-// context would).
+// ctx bounds the setup only: the engine runs until Close, so that a process
+// whose signal context ends can still drain it gracefully with Close.
 func (e *Engine) Start(ctx context.Context) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -408,7 +408,7 @@ func (e *Engine) Start(ctx context.Context) error {
 		}
 		e.optouts = st
 	}
-	e.runCtx, e.runCancel = context.WithCancel(ctx)
+	e.runCtx, e.runCancel = context.WithCancel(context.WithoutCancel(ctx))
 	for _, name := range e.smscOrder {
 		if err := e.smscs[name].Start(e.runCtx); err != nil {
 			e.runCancel()
