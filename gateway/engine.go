@@ -222,6 +222,7 @@ type Engine struct {
 	optouts                     OptOutStore
 	recCache                    *engCache[engCachedRecord]
 	idCache                     *engCache[string]
+	pendingSent                 sync.Map // message id → chan closed once its sent record is written
 	submitCons, inboundCons     jetstream.Consumer
 
 	mu       sync.Mutex

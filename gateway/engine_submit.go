@@ -253,6 +253,14 @@ func (e *Engine) recordSent(ctx context.Context, rec *Message, rev uint64, smsc 
 		m.SubmitAttempts = attempt
 		m.Sequence = 1
 	}
+	// Receipts may overtake this record update; let them wait for it
+	// here rather than find "accepted" and retry later.
+	written := make(chan struct{})
+	e.pendingSent.Store(rec.ID, written)
+	defer func() {
+		e.pendingSent.Delete(rec.ID)
+		close(written)
+	}()
 	preview := engClone(rec)
 	apply(preview)
 	ev := seqMessageEvent(preview, events.MessageSent, 1, now)

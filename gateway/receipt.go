@@ -72,6 +72,16 @@ func (e *Engine) handleReceipt(ctx context.Context, msg jetstream.Msg, md *jetst
 		e.rcptKeep(ctx, msg, it, "corrupt id mapping "+ref)
 		return
 	}
+	if ch, ok := e.pendingSent.Load(msgID); ok {
+		// This instance is writing the sent record right now.
+		t := time.NewTimer(e.cfg.PublishTimeout)
+		select {
+		case <-ch.(chan struct{}):
+		case <-t.C:
+		case <-ctx.Done():
+		}
+		t.Stop()
+	}
 	res, err := e.applyReceipt(ctx, msgID, part, key, format, it)
 	switch {
 	case errors.Is(err, jetstream.ErrKeyNotFound):
