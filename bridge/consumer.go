@@ -30,6 +30,9 @@ const (
 	// storing it and the bridge seeing it); an older one (re-enabled, or
 	// its consumer lost) starts at "now".
 	conNewWindow = time.Hour
+	// conHeartbeat is the idle heartbeat asked of the server for each pull
+	// request; two missed ones make the iterator pull again.
+	conHeartbeat = time.Second
 )
 
 // ConsumerName is the durable consumer of endpoint id on SMS_EVENTS.
@@ -365,7 +368,12 @@ func (w *conWorker) run() {
 			cons = c
 		}
 		if it == nil {
-			m, err := cons.Messages(jetstream.PullMaxMessages(cap(w.sem)))
+			// A short heartbeat bounds a stall: under load the server
+			// sometimes holds no pull request while the iterator still
+			// counts one as pending (nats: no heartbeat received); the
+			// iterator re-pulls only when that is detected, after two
+			// missed heartbeats (30s with the default 15s).
+			m, err := cons.Messages(jetstream.PullMaxMessages(cap(w.sem)), jetstream.PullHeartbeat(conHeartbeat))
 			if err != nil {
 				if conGone(err) {
 					w.setConsumer(nil)
@@ -389,6 +397,12 @@ func (w *conWorker) run() {
 			w.release(1)
 			if ctx.Err() != nil {
 				return
+			}
+			if errors.Is(err, jetstream.ErrNoHeartbeat) {
+				// The iterator has reset its count and pulls again on the
+				// next call; events it holds stay valid, so keep it.
+				w.log.Info("pull request lost, pulling again", "err", err)
+				continue
 			}
 			it.Stop()
 			it = nil
