@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/pprof"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -57,6 +58,7 @@ func newBenchCmd() *cobra.Command {
 	f.Bool("serve", false, "run smsgw in this process and benchmark it")
 	f.Bool("json", false, "print the report as JSON")
 	f.BoolP("quiet", "q", false, "no progress bar")
+	f.String("cpuprofile", "", "write a CPU profile of this process (with --serve: server and bench) to FILE")
 	apiFlags(cmd)
 	return cmd
 }
@@ -108,6 +110,14 @@ func runBench(cmd *cobra.Command, _ []string) error {
 		return &cliError{code: exitUsage, err: fmt.Errorf("bench: the API is not ready: %w", err)}
 	}
 
+	if path, _ := f.GetString("cpuprofile"); path != "" {
+		stop, err := startCPUProfile(path)
+		if err != nil {
+			return &cliError{code: exitUsage, err: fmt.Errorf("bench: %w", err)}
+		}
+		defer stop()
+	}
+
 	bc.Client = c
 	bar := newBar(cmd.ErrOrStderr(), quiet, bc.N, "final webhooks")
 	last := 0
@@ -142,6 +152,22 @@ func runBench(cmd *cobra.Command, _ []string) error {
 		return &cliError{code: exitRefused, err: errSilent}
 	}
 	return nil
+}
+
+// startCPUProfile profiles this process into path until stop is called.
+func startCPUProfile(path string) (stop func(), err error) {
+	fh, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(fh); err != nil {
+		_ = fh.Close()
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		_ = fh.Close()
+	}, nil
 }
 
 func printBenchReport(w io.Writer, r *loadtest.Report) {
