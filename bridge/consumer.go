@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -209,7 +210,7 @@ func (b *Bridge) conApply(c EndpointChange) {
 		b.mu.Unlock()
 		return
 	}
-	var stop, started *conWorker
+	var stop, started, refilter *conWorker
 	switch c.Op {
 	case EndpointPut:
 		ep := c.Endpoint
@@ -220,8 +221,11 @@ func (b *Bridge) conApply(c EndpointChange) {
 			started = b.conStart(ep.ID, ep, false)
 			b.workers[ep.ID] = started
 		case ep.Enabled:
-			w.ep.Store(&ep)
+			old := w.ep.Swap(&ep)
 			w.setRate(ep.RateLimit)
+			if !slices.Equal(old.Events, ep.Events) {
+				refilter = w
+			}
 		case w != nil:
 			stop = w
 			delete(b.workers, ep.ID)
@@ -237,6 +241,15 @@ func (b *Bridge) conApply(c EndpointChange) {
 	if started != nil {
 		ctx, cancel := context.WithTimeout(b.runCtx, 10*time.Second)
 		started.waitReady(ctx)
+		cancel()
+	}
+	if refilter != nil && refilter.consumer() != nil {
+		// The event types changed: ensure updates the consumer's filter
+		// (events already taken are still checked by resolve).
+		ctx, cancel := context.WithTimeout(b.runCtx, 10*time.Second)
+		if _, err := refilter.ensure(ctx); err != nil && b.runCtx.Err() == nil {
+			b.log.Warn("consumer filter not updated", "endpoint_id", c.ID, "err", err)
+		}
 		cancel()
 	}
 	if stop == nil {
@@ -271,17 +284,14 @@ func (w *conWorker) consumerConfig() jetstream.ConsumerConfig {
 	}
 	ep := w.ep.Load()
 	cfg := jetstream.ConsumerConfig{
-		Durable:     ConsumerName(ep.ID),
-		Description: "smsgw webhook endpoint " + ep.ID,
-		FilterSubjects: []string{
-			events.SubjectPrefix + ep.Account + ".>",
-			events.DirectPrefix + ep.ID + ".>",
-		},
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       w.ackWait,
-		MaxDeliver:    -1, // the retry schedule decides, then the dead letter
-		MaxAckPending: b.cfg.MaxAckPending,
-		DeliverPolicy: jetstream.DeliverNewPolicy,
+		Durable:        ConsumerName(ep.ID),
+		Description:    "smsgw webhook endpoint " + ep.ID,
+		FilterSubjects: conFilterSubjects(*ep),
+		AckPolicy:      jetstream.AckExplicitPolicy,
+		AckWait:        w.ackWait,
+		MaxDeliver:     -1, // the retry schedule decides, then the dead letter
+		MaxAckPending:  b.cfg.MaxAckPending,
+		DeliverPolicy:  jetstream.DeliverNewPolicy,
 	}
 	if !ep.CreatedAt.IsZero() && b.now().Sub(ep.CreatedAt) < conNewWindow {
 		t := ep.CreatedAt
@@ -289,6 +299,42 @@ func (w *conWorker) consumerConfig() jetstream.ConsumerConfig {
 		cfg.OptStartTime = &t
 	}
 	return cfg
+}
+
+// conFilterSubjects are the subjects an endpoint's consumer takes: its
+// account's events of the types it subscribed to (so JetStream never hands
+// the worker an event it would only acknowledge unsent, e.g. message.sent
+// for an endpoint of final events), and every event addressed to it alone.
+// JetStream refuses overlapping filters, so a wildcard absorbs the types it
+// covers.
+func conFilterSubjects(ep Endpoint) []string {
+	base := events.SubjectPrefix + ep.Account + "."
+	direct := events.DirectPrefix + ep.ID + ".>"
+	wild := map[string]bool{}
+	for _, f := range ep.Events {
+		if f == FilterAll {
+			return []string{base + ">", direct}
+		}
+		if p, ok := strings.CutSuffix(f, "*"); ok {
+			wild[p] = true
+		}
+	}
+	var out []string
+	seen := map[string]bool{}
+	for _, f := range ep.Events {
+		if p, _, ok := strings.Cut(f, "."); ok && !strings.HasSuffix(f, "*") && wild[p+"."] {
+			continue // covered by "<p>.*"
+		}
+		if !seen[f] {
+			seen[f] = true
+			out = append(out, base+f)
+		}
+	}
+	if len(out) == 0 {
+		// No filter at all would mean every subject of the stream.
+		out = append(out, base+">")
+	}
+	return append(out, direct)
 }
 
 // ensure creates the worker's consumer, or updates the mutable settings of
@@ -534,6 +580,13 @@ func (w *conWorker) handle(msg jetstream.Msg) {
 		return
 	}
 	attempt := int(md.NumDelivered)
+	if w.callback && msg.Headers().Get(events.HeaderCallbackURL) == "" {
+		// Most events have no callback_url: settle them before paying for
+		// a decode.
+		_ = msg.Ack()
+		w.markProgress()
+		return
+	}
 	ev, err := events.Unmarshal(msg.Data())
 	if err != nil {
 		w.log.Error("undecodable event dropped", "subject", msg.Subject(), "stream_seq", md.Sequence.Stream, "err", err)
