@@ -38,6 +38,9 @@ func newAPIMetrics(reg prometheus.Registerer) (*apiMetrics, error) {
 			Help: "Messages refused by the HTTP API, by reason (invalid, opted_out, unavailable, error).",
 		}, []string{"reason"}),
 	}
+	for _, r := range []string{"invalid", "opted_out", "unavailable", "error"} {
+		m.refused.WithLabelValues(r) // at zero from the start, not absent
+	}
 	if reg == nil {
 		return m, nil
 	}

@@ -104,13 +104,18 @@ func engSubmitResult(err error) string {
 }
 
 // registerOpsMetrics adds the per-bind collector and creates every SMSC's
-// submit series at zero, so "no throttling yet" reads 0, not absent.
+// submit, unmatched and inbound series at zero, so "none yet" reads 0,
+// not absent (rate() and alerts work from the start).
 func (e *Engine) registerOpsMetrics(reg prometheus.Registerer) error {
 	for _, name := range e.smscOrder {
 		for _, r := range []string{submitOK, submitThrottled, submitTemporary, submitPermanent} {
 			e.m.submits.WithLabelValues(name, r)
 		}
 		e.m.bindsUp.WithLabelValues(name)
+		e.m.unmatched.WithLabelValues(name)
+		for _, k := range []string{"message", "opt_out", "opt_in"} {
+			e.m.inbound.WithLabelValues(name, k)
+		}
 	}
 	return registerBindCollector(reg, e)
 }

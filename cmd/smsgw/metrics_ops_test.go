@@ -359,8 +359,59 @@ bridge:
 		t.Errorf("failing endpoint hit %d times (want ≥2), gone endpoint %d (want 1 or 2)", failHits.Load(), goneHits.Load())
 	}
 
+	checkOpsDocs(t, mf)
 	st.stop()
 	checkOpsLogs(t, st.logs.String())
+}
+
+// checkOpsDocs wants every smsgw_ metric served documented in
+// docs/OPERATIONS.md, and every metric the Grafana dashboard queries
+// served.
+func checkOpsDocs(t *testing.T, mf map[string]*dto.MetricFamily) {
+	t.Helper()
+	ops, err := os.ReadFile("../../docs/OPERATIONS.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name := range mf {
+		if strings.HasPrefix(name, "smsgw_") && !strings.Contains(string(ops), "`"+name+"`") {
+			t.Errorf("metric %s is not documented in docs/OPERATIONS.md", name)
+		}
+	}
+	dash, err := os.ReadFile("../../docs/grafana-dashboard.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d struct {
+		Panels []struct {
+			Title   string
+			Targets []struct{ Expr string }
+		}
+	}
+	if err := json.Unmarshal(dash, &d); err != nil {
+		t.Fatalf("grafana-dashboard.json: %v", err)
+	}
+	nameRe := regexp.MustCompile(`smsgw_[a-z_]+`)
+	queried := 0
+	for _, p := range d.Panels {
+		for _, tg := range p.Targets {
+			for _, n := range nameRe.FindAllString(tg.Expr, -1) {
+				queried++
+				base := n
+				for _, suf := range []string{"_bucket", "_sum", "_count"} {
+					if b, ok := strings.CutSuffix(n, suf); ok && mf[b] != nil {
+						base = b
+					}
+				}
+				if mf[base] == nil {
+					t.Errorf("dashboard panel %q queries %s, which /metrics does not serve", p.Title, n)
+				}
+			}
+		}
+	}
+	if queried < 20 {
+		t.Errorf("dashboard queries only %d metrics", queried)
+	}
 }
 
 // checkOpsLogs wants one JSON object per line, the lines the issue asks for
