@@ -2,6 +2,8 @@ package gateway
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -47,7 +49,16 @@ func (e *Engine) deliverHandler(name string) smpp.Handler {
 		}
 		pctx, cancel := context.WithTimeout(ctx, e.cfg.PublishTimeout)
 		start := time.Now()
-		_, err = e.b.JS.Publish(pctx, subj, body)
+		var opts []jetstream.PublishOpt
+		if !in.IsReceipt {
+			// An SMSC that missed our answer (a dropped connection) sends
+			// the same MO again; the content-derived id lets JetStream keep
+			// one (within SMS_INBOUND's duplicate window), so the reply is
+			// one message.inbound, not two. Receipts need not: a repeated
+			// receipt finds its part already final.
+			opts = append(opts, jetstream.WithMsgID(moDedupeID(name, in)))
+		}
+		_, err = e.b.JS.Publish(pctx, subj, body, opts...)
 		cancel()
 		e.m.publish.WithLabelValues("inbound").Observe(time.Since(start).Seconds())
 		if err != nil {
@@ -56,6 +67,20 @@ func (e *Engine) deliverHandler(name string) smpp.Handler {
 		}
 		return smpp.StatusOK
 	})
+}
+
+// moDedupeID identifies an MO part by what the SMSC sent (it carries no id
+// of its own): the same part sent again gets the same id. Two identical
+// texts from one handset to one number within the window are kept as one
+// (see docs/RELIABILITY.md).
+func moDedupeID(smsc string, in smpp.Inbound) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00%s\x00%d\x00%d\x00%s\x00%d\x00%d\x00%d\x00%d\x00", smsc, in.From, in.FromTON, in.FromNPI, in.To, in.ToTON, in.ToNPI, in.DataCoding, in.ESMClass)
+	if c := in.Concat; c != nil {
+		fmt.Fprintf(h, "%d/%d/%d\x00", c.Ref, c.Total, c.Seq)
+	}
+	h.Write([]byte(in.Text))
+	return "mo-" + hex.EncodeToString(h.Sum(nil)[:16])
 }
 
 // handleInbound processes one stored deliver_sm.
