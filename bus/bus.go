@@ -83,6 +83,16 @@ func Open(ctx context.Context, cfg Config) (*Bus, error) {
 			}
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) { b.log.Info("nats reconnected", "url", nc.ConnectedUrlRedacted()) }),
+		// Without a handler these are silent; a slow consumer means the
+		// client dropped messages (JetStream redelivers them after their
+		// ack wait), which shows up only as latency otherwise.
+		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
+			subject := ""
+			if sub != nil {
+				subject = sub.Subject
+			}
+			b.log.Warn("nats async error", "subject", subject, "err", err)
+		}),
 	)
 	url := cfg.URL
 	if url == "" {
