@@ -116,8 +116,8 @@ func newProcess(t testing.TB, name, bin string, args []string, ready func(contex
 		logPath: filepath.Join(t.TempDir(), name+".log")}
 	t.Cleanup(func() {
 		p.stop(10 * time.Second)
-		if t.Failed() {
-			p.dumpLog(60)
+		if t.Failed() && !strings.HasPrefix(name, "nats") {
+			p.dumpLog(25)
 		}
 	})
 	return p

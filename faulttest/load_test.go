@@ -363,4 +363,3 @@ func runScenario(t *testing.T, sc scenario) verdict {
 	}
 	return v
 }
-
