@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -55,7 +56,9 @@ func newServeCmd() *cobra.Command {
 			}
 
 			if cfg.Simulator.Enabled {
-				sim, err := simulator.Start(ctx, serveSimConfig(cfg, log))
+				// Not ctx: Ctrl-C must not cut the binds before the engine
+				// unbinds; the deferred Close stops it.
+				sim, err := simulator.Start(context.WithoutCancel(ctx), serveSimConfig(cfg, log))
 				if err != nil {
 					return fmt.Errorf("simulator: %w", err)
 				}
