@@ -720,19 +720,19 @@ func TestE2EEngineRestart(t *testing.T) {
 				if d := time.Since(start); d > 3*time.Second {
 					t.Errorf("graceful Close took %v", d)
 				}
-				// Drained: nothing taken and left unacknowledged.
-				for _, c := range []struct{ stream, cons string }{{SubmitStream, SubmitConsumer}, {InboundStream, InboundConsumer}} {
-					ci, err := env.b.JS.Consumer(env.ctx, c.stream, c.cons)
-					if err != nil {
-						t.Fatal(err)
-					}
-					info, err := ci.Info(env.ctx)
-					if err != nil {
-						t.Fatal(err)
-					}
-					if info.NumAckPending != 0 {
-						t.Errorf("%s: %d unacknowledged after a graceful Close", c.cons, info.NumAckPending)
-					}
+				// Drained: no submission taken and left unacknowledged.
+				// (Receipts may be: one that waits, with a delay, for its
+				// submit to be recorded stays pending for the next engine.)
+				ci, err := env.b.JS.Consumer(env.ctx, SubmitStream, SubmitConsumer)
+				if err != nil {
+					t.Fatal(err)
+				}
+				info, err := ci.Info(env.ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if info.NumAckPending != 0 {
+					t.Errorf("%d submissions unacknowledged after a graceful Close", info.NumAckPending)
 				}
 			}
 			before := len(e2eFinals(env.ev.snapshot()))
