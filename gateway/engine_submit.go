@@ -79,10 +79,15 @@ func (e *Engine) handleSubmit(ctx context.Context, msg jetstream.Msg) {
 		smscNam = smsc.Name()
 		sctx, cancel := context.WithTimeout(ctx, e.cfg.SubmitTimeout)
 		start := time.Now()
+		// A submit may wait longer than AckWait (a full window, a slow
+		// SMSC): keep the item ours, or another instance would take it and
+		// submit the same message too.
+		stopKeep := engKeepInProgress(sctx, msg, e.cfg.AckWait/3)
 		res, subErr = smsc.Submit(sctx, smpp.Message{
 			To: rec.To, From: rec.From, Text: rec.Text,
 			Encoding: smpp.Encoding(rec.Encoding), Validity: rec.Validity, Ref: engConcatRef(rec.ID),
 		})
+		stopKeep()
 		e.m.submitSecs.WithLabelValues(smscNam).Observe(time.Since(start).Seconds())
 		cancel()
 	}
@@ -118,6 +123,30 @@ func (e *Engine) handleSubmit(ctx context.Context, msg jetstream.Msg) {
 		return
 	}
 	_ = msg.Ack()
+}
+
+// engKeepInProgress tells JetStream every interval that msg is still being
+// worked on, until the returned stop is called (it waits) or ctx ends.
+func engKeepInProgress(ctx context.Context, msg jetstream.Msg, every time.Duration) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(max(every, 10*time.Millisecond))
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				_ = msg.InProgress()
+			}
+		}
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
 }
 
 // pickSMSC returns the first bound SMSC of the route, starting further down
