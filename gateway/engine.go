@@ -565,10 +565,13 @@ func (e *Engine) fetchLoop(cons jetstream.Consumer, workers int, gate func() boo
 				break grab
 			}
 		}
-		fctx, cancel := context.WithTimeout(ctx, e.cfg.FetchWait)
-		batch, err := cons.Fetch(n, jetstream.FetchContext(fctx))
+		// FetchMaxWait, not a context deadline: the server ends the pull
+		// at FetchWait and the client listens a second longer. With a
+		// context the client stopped listening only 10 % after the server's
+		// expiry, and under load an item the server sent just before it was
+		// dropped unacked, waiting AckWait (30s) for redelivery.
+		batch, err := cons.Fetch(n, jetstream.FetchMaxWait(e.cfg.FetchWait))
 		if err != nil {
-			cancel()
 			for range n {
 				<-slots
 			}
@@ -593,7 +596,6 @@ func (e *Engine) fetchLoop(cons jetstream.Consumer, workers int, gate func() boo
 				handle(ctx, msg)
 			}()
 		}
-		cancel()
 		for range n - used {
 			<-slots
 		}
