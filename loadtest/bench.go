@@ -38,6 +38,10 @@ type BenchConfig struct {
 	// GatewayPID is the process whose peak RSS is reported; 0 reports
 	// none, -1 this process (bench started the server in-process).
 	GatewayPID int
+	// RSSEvery > 0 samples GatewayPID's current RSS at that interval from
+	// the first submit to the last final event, for Report.RSS (a soak
+	// run's first-minute vs last-minute comparison).
+	RSSEvery time.Duration
 	// OnProgress is called as submits are answered and finals arrive.
 	// Optional; never concurrently.
 	OnProgress func(Progress)
@@ -74,13 +78,15 @@ type Report struct {
 	Lost    int            `json:"lost"`   // accepted, no final event by the timeout
 	// LostSample lists up to 10 lost message ids, for a look with
 	// GET /v1/messages/{id}.
-	LostSample []string       `json:"lost_sample,omitempty"`
-	Receiver   ReceiverStats  `json:"receiver"`
-	PeakRSS    int64          `json:"gateway_peak_rss_bytes,omitempty"`
-	RSSError   string         `json:"gateway_peak_rss_error,omitempty"`
-	Reasons    map[string]int `json:"refused_reasons,omitempty"`
-	TimedOut   bool           `json:"timed_out"`
-	WebhookID  string         `json:"webhook_id"`
+	LostSample []string      `json:"lost_sample,omitempty"`
+	Receiver   ReceiverStats `json:"receiver"`
+	PeakRSS    int64         `json:"gateway_peak_rss_bytes,omitempty"`
+	RSSError   string        `json:"gateway_peak_rss_error,omitempty"`
+	// RSS: the gateway's RSS over the run (with BenchConfig.RSSEvery).
+	RSS       *RSSTrend      `json:"gateway_rss,omitempty"`
+	Reasons   map[string]int `json:"refused_reasons,omitempty"`
+	TimedOut  bool           `json:"timed_out"`
+	WebhookID string         `json:"webhook_id"`
 }
 
 // badEndings are the destination endings the simulator does not deliver.
@@ -193,6 +199,11 @@ func Bench(ctx context.Context, cfg BenchConfig) (*Report, error) {
 			cfg.OnProgress(prog)
 		}
 	}
+	var sampler *RSSSampler
+	if cfg.RSSEvery > 0 && cfg.GatewayPID != 0 {
+		sampler = SampleRSS(ctx, max(cfg.GatewayPID, 0), cfg.RSSEvery, cfg.Now)
+		defer sampler.Stop()
+	}
 	sum, sendErr := Send(ctx, SendConfig{
 		Client: cfg.Client, Rate: cfg.Rate, Concurrency: cfg.Concurrency, Batch: cfg.Batch, Now: cfg.Now,
 		OnResult: func(r Result) {
@@ -226,6 +237,14 @@ func Bench(ctx context.Context, cfg BenchConfig) (*Report, error) {
 			prog.Finals = n
 			progress()
 		})
+	}
+
+	if sampler != nil {
+		tr, _, err := sampler.Stop()
+		rep.RSS = &tr
+		if err != nil && rep.RSSError == "" {
+			rep.RSSError = err.Error()
+		}
 	}
 
 	var lat []time.Duration

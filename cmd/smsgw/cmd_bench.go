@@ -58,6 +58,9 @@ func newBenchCmd() *cobra.Command {
 	f.Bool("serve", false, "run smsgw in this process and benchmark it")
 	f.Bool("json", false, "print the report as JSON")
 	f.BoolP("quiet", "q", false, "no progress bar")
+	f.Duration("duration", 0, "soak: send for this long at --rate (sets --n to rate × duration)")
+	f.Duration("rss-every", 0, "sample the gateway's RSS this often and report first vs last minute (default 1s with --duration)")
+	f.Duration("receipt-delay", -1, "with --serve: the simulator's receipt delay (simulator.receipt_delay; demo default 100ms)")
 	f.String("cpuprofile", "", "write a CPU profile of this process (with --serve: server and bench) to FILE")
 	apiFlags(cmd)
 	return cmd
@@ -75,6 +78,16 @@ func runBench(cmd *cobra.Command, _ []string) error {
 	bc.Timeout, _ = f.GetDuration("wait")
 	bc.GatewayPID, _ = f.GetInt("gateway-pid")
 	bc.ReceiverAddr, _ = f.GetString("receiver-addr")
+	bc.RSSEvery, _ = f.GetDuration("rss-every")
+	if d, _ := f.GetDuration("duration"); d > 0 {
+		if bc.Rate <= 0 {
+			return usageErr("bench: --duration needs --rate")
+		}
+		bc.N = int(bc.Rate * d.Seconds())
+		if bc.RSSEvery == 0 {
+			bc.RSSEvery = time.Second
+		}
+	}
 	serve, _ := f.GetBool("serve")
 	asJSON, _ := f.GetBool("json")
 	quiet, _ := f.GetBool("quiet")
@@ -100,6 +113,8 @@ func runBench(cmd *cobra.Command, _ []string) error {
 			}
 		}()
 		bc.GatewayPID = -1
+	} else if f.Changed("receipt-delay") {
+		return usageErr("bench: --receipt-delay applies to --serve's simulator only")
 	} else if c, err = apiClient(cmd); err != nil {
 		return err
 	}
@@ -204,6 +219,11 @@ func printBenchReport(w io.Writer, r *loadtest.Report) {
 	case r.RSSError != "":
 		fmt.Fprintf(w, "gateway RSS   unknown: %s\n", r.RSSError)
 	}
+	if t := r.RSS; t != nil && t.Samples > 0 {
+		mib := func(b int64) float64 { return float64(b) / (1 << 20) }
+		fmt.Fprintf(w, "RSS trend     first %.0fs %.1f MiB, last %.0fs %.1f MiB (%+.1f %%), max %.1f MiB, %d samples\n",
+			t.WindowSeconds, mib(t.FirstMean), t.WindowSeconds, mib(t.LastMean), 100*t.Growth, mib(t.Max), t.Samples)
+	}
 	for _, rc := range (loadtest.Summary{Reasons: r.Reasons}).SortedReasons() {
 		fmt.Fprintf(w, "  refused %6d  %s\n", rc.Count, rc.Reason)
 	}
@@ -236,6 +256,9 @@ func benchServe(ctx context.Context, cmd *cobra.Command) (_ *client.Client, stop
 		}
 	}
 	cfg.Simulator.Listen, cfg.Simulator.HTTP = "127.0.0.1:0", ""
+	if d, _ := cmd.Flags().GetDuration("receipt-delay"); d >= 0 {
+		cfg.Simulator.ReceiptDelay = d
+	}
 	if !cmd.Flags().Changed("config") {
 		cfg.Log.Level = "warn" // the report is the output, not the server's logs
 	}
