@@ -5,4 +5,8 @@
 //
 // It is shaped like net/http/httptest: Start it on 127.0.0.1:0, read Addr,
 // Close it. It is not a production SMSC and stores nothing on disk.
+//
+// Incoming PDUs are decoded with fiorix/go-smpp's pdu package. Receipts and
+// MO messages are retried until a receiver bind answers them ESME_ROK, like
+// a real SMSC; docs/SIMULATOR.md describes every behaviour and choice.
 package simulator
