@@ -687,10 +687,10 @@ func (w *conWorker) record(ev events.Event, attempt int, t conTarget, try dlvTry
 	b.m.deliveries.WithLabelValues(outcome).Inc()
 	b.m.attemptSeconds.Observe(try.latency.Seconds())
 	b.alog.publish(r)
+	// One info line per attempt (issue 7); an operator who finds that too
+	// chatty at high rates sets log.level: warn and keeps failures.
 	level := slog.LevelInfo
 	switch outcome {
-	case OutcomeDelivered:
-		level = slog.LevelDebug
 	case OutcomeDisabled, OutcomeDeadLetter:
 		level = slog.LevelWarn
 	}
