@@ -112,8 +112,17 @@ type process struct {
 }
 
 func newProcess(t testing.TB, name, bin string, args []string, ready func(context.Context) error) *process {
+	dir := t.TempDir()
+	if keep := os.Getenv("FAULTTEST_LOGS"); keep != "" {
+		// Keep the children's logs after the test (they are removed with
+		// the temp dir otherwise).
+		dir = filepath.Join(keep, strings.ReplaceAll(t.Name(), "/", "_"))
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			t.Fatal(err)
+		}
+	}
 	p := &process{t: t, name: name, bin: bin, args: args, ready: ready,
-		logPath: filepath.Join(t.TempDir(), name+".log")}
+		logPath: filepath.Join(dir, name+".log")}
 	t.Cleanup(func() {
 		p.stop(10 * time.Second)
 		if t.Failed() && !strings.HasPrefix(name, "nats") {
