@@ -2,8 +2,6 @@ package bus
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -19,6 +17,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/smsgw/smsgw/config"
 	"github.com/smsgw/smsgw/events"
 )
 
@@ -43,10 +42,10 @@ type Config struct {
 	Name string
 	// Credentials, at most one kind.
 	CredsFile, NKeyFile, User, Password, Token string
-	// TLS to an external server: CA to trust, client cert/key for mTLS.
-	CAFile, CertFile, KeyFile string
-	InsecureSkipVerify        bool
-	Logger                    *slog.Logger
+	// TLS to an external server: CA to trust, client cert/key for mTLS,
+	// server name. Zero: plain, unless the URL says tls://.
+	TLS    config.TLSFiles
+	Logger *slog.Logger
 }
 
 // Bus is one NATS connection with JetStream, and the embedded server if
@@ -189,25 +188,10 @@ func clientOptions(cfg Config) ([]nats.Option, error) {
 	case cfg.Token != "":
 		opts = append(opts, nats.Token(cfg.Token))
 	}
-	if cfg.CAFile != "" || cfg.CertFile != "" || cfg.InsecureSkipVerify {
-		tc := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: cfg.InsecureSkipVerify} //nolint:gosec // operator's explicit choice
-		if cfg.CAFile != "" {
-			pem, err := os.ReadFile(cfg.CAFile)
-			if err != nil {
-				return nil, fmt.Errorf("bus: ca file: %w", err)
-			}
-			pool := x509.NewCertPool()
-			if !pool.AppendCertsFromPEM(pem) {
-				return nil, fmt.Errorf("bus: ca file %s: no certificates", cfg.CAFile)
-			}
-			tc.RootCAs = pool
-		}
-		if cfg.CertFile != "" {
-			cert, err := tls.LoadX509KeyPair(cfg.CertFile, cfg.KeyFile)
-			if err != nil {
-				return nil, fmt.Errorf("bus: client cert: %w", err)
-			}
-			tc.Certificates = []tls.Certificate{cert}
+	if cfg.TLS.Set() {
+		tc, err := cfg.TLS.ClientConfig()
+		if err != nil {
+			return nil, fmt.Errorf("bus: tls: %w", err)
 		}
 		opts = append(opts, nats.Secure(tc))
 	}

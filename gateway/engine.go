@@ -2,12 +2,9 @@ package gateway
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -345,7 +342,7 @@ func (e *Engine) smppConfig(sc config.SMSC) (smpp.Config, error) {
 		return pc, err
 	}
 	if sc.TLS.Enabled {
-		tc, err := engTLS(sc.TLS)
+		tc, err := sc.TLS.ClientConfig()
 		if err != nil {
 			return pc, fmt.Errorf("gateway: smsc %s: tls: %w", sc.Name, err)
 		}
@@ -363,29 +360,6 @@ func engUint8(v *int, smsc, key string) (*uint8, error) {
 	}
 	u := uint8(*v)
 	return &u, nil
-}
-
-func engTLS(c config.SMSCTLS) (*tls.Config, error) {
-	tc := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: c.ServerName, InsecureSkipVerify: c.InsecureSkipVerify} //nolint:gosec // operator's explicit choice
-	if c.CAFile != "" {
-		pem, err := os.ReadFile(c.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("ca file: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("ca file %s: no certificates", c.CAFile)
-		}
-		tc.RootCAs = pool
-	}
-	if c.CertFile != "" {
-		cert, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("client cert: %w", err)
-		}
-		tc.Certificates = []tls.Certificate{cert}
-	}
-	return tc, nil
 }
 
 // Start creates the engine's streams, buckets and consumers (idempotently),

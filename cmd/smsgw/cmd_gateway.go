@@ -163,9 +163,8 @@ func gwBusConfig(cfg config.Config, name string, log *slog.Logger) bus.Config {
 	return bus.Config{
 		URL: n.URL, Listen: n.Listen, DataDir: cfg.DataDir, Replicas: n.Replicas, Name: name,
 		CredsFile: n.CredsFile, NKeyFile: n.NKeyFile, User: n.User, Password: n.Password, Token: n.Token,
-		CAFile: n.TLS.CAFile, CertFile: n.TLS.CertFile, KeyFile: n.TLS.KeyFile,
-		InsecureSkipVerify: n.TLS.InsecureSkipVerify,
-		Logger:             log.With("component", "nats"),
+		TLS:    n.TLS,
+		Logger: log.With("component", "nats"),
 	}
 }
 
