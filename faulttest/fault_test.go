@@ -47,6 +47,9 @@ func TestFaultKillBridge(t *testing.T) {
 			st.bridges[0].start()
 		},
 		noSubmitDups: true,
+		// A slow receiver keeps about 20 deliveries in flight, so the
+		// killed bridge certainly dies holding some.
+		settings: func(s *settings) { s.receiverDelay = 100 * time.Millisecond },
 	})
 }
 

@@ -26,6 +26,9 @@ type receiver struct {
 
 	// refuseUntil (unix nanos): until then every delivery is answered 503.
 	refuseUntil atomic.Int64
+	// delay is how long each accepted delivery takes (nanos), so bridges
+	// always have deliveries in flight when a fault hits.
+	delay atomic.Int64
 
 	mu        sync.Mutex
 	requests  int
@@ -93,6 +96,9 @@ func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		r.mu.Unlock()
 		w.WriteHeader(http.StatusNoContent)
 		return
+	}
+	if d := time.Duration(r.delay.Load()); d > 0 {
+		time.Sleep(d)
 	}
 	id := req.Header.Get("webhook-id")
 	r.mu.Lock()

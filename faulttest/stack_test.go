@@ -32,6 +32,8 @@ type settings struct {
 	responseTimeout string
 	// bridgeTimeout per webhook attempt.
 	bridgeTimeout string
+	// receiverDelay is how long the webhook receiver takes per delivery.
+	receiverDelay time.Duration
 }
 
 func defaultSettings() settings {
@@ -40,6 +42,7 @@ func defaultSettings() settings {
 		retrySchedule:   "[1s, 2s, 3s, 5s, 5s, 10s, 10s, 20s, 30s, 60s, 60s, 60s]",
 		responseTimeout: "2s",
 		bridgeTimeout:   "2s",
+		receiverDelay:   20 * time.Millisecond,
 	}
 }
 
@@ -78,6 +81,7 @@ func startStack(t testing.TB, s settings) *stack {
 		t.Fatal(err)
 	}
 	st.recv = newReceiver(t, secret)
+	st.recv.delay.Store(int64(s.receiverDelay))
 
 	dir := t.TempDir()
 	ports := freePorts(t, s.gateways+s.bridges)
