@@ -49,8 +49,10 @@ func SubmitStreamConfig() jetstream.StreamConfig {
 		Subjects:    []string{SubmitSubjects},
 		Retention:   jetstream.WorkQueuePolicy,
 		// Dedupe window for Nats-Msg-Id = message id: a re-published
-		// submission is queued once.
-		Duplicates: 10 * time.Minute,
+		// submission is queued once. Only a client-level retry of the
+		// publish re-sends one (ids are new per accept), so 2 minutes is
+		// ample; JetStream holds every id of the window in memory.
+		Duplicates: 2 * time.Minute,
 	}
 }
 
