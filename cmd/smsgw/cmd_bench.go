@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"runtime/pprof"
 	"time"
 
@@ -62,6 +63,7 @@ func newBenchCmd() *cobra.Command {
 	f.Duration("rss-every", 0, "sample the gateway's RSS this often and report first vs last minute (default 1s with --duration)")
 	f.Duration("receipt-delay", -1, "with --serve: the simulator's receipt delay (simulator.receipt_delay; demo default 100ms)")
 	f.String("cpuprofile", "", "write a CPU profile of this process (with --serve: server and bench) to FILE")
+	f.String("memprofile", "", "write a heap profile of this process at the end of the run (before the server stops) to FILE")
 	apiFlags(cmd)
 	return cmd
 }
@@ -147,6 +149,11 @@ func runBench(cmd *cobra.Command, _ []string) error {
 		}
 	}
 	rep, err := loadtest.Bench(ctx, bc)
+	if path, _ := f.GetString("memprofile"); path != "" {
+		if perr := writeHeapProfile(path); perr != nil {
+			fmt.Fprintln(cmd.ErrOrStderr(), "smsgw: bench:", perr)
+		}
+	}
 	if bar != nil {
 		_ = bar.Finish()
 	}
@@ -183,6 +190,20 @@ func startCPUProfile(path string) (stop func(), err error) {
 		pprof.StopCPUProfile()
 		_ = fh.Close()
 	}, nil
+}
+
+// writeHeapProfile writes the live heap (after a GC) to path.
+func writeHeapProfile(path string) error {
+	fh, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("heap profile: %w", err)
+	}
+	runtime.GC()
+	if err := pprof.WriteHeapProfile(fh); err != nil {
+		_ = fh.Close()
+		return fmt.Errorf("heap profile: %w", err)
+	}
+	return fh.Close()
 }
 
 func printBenchReport(w io.Writer, r *loadtest.Report) {
