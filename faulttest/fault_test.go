@@ -42,6 +42,12 @@ func TestFaultKillBridge(t *testing.T) {
 		name: "kill-bridge", n: loadN, rate: loadRate, at: 0.3,
 		settle: scale(2*time.Minute, 10*time.Minute),
 		fault: func(t testing.TB, st *stack) {
+			// Deliveries come in bursts (batches, then their receipts):
+			// kill inside one.
+			for deadline := time.Now().Add(10 * time.Second); st.recv.inflight.Load() < 8 && time.Now().Before(deadline); {
+				time.Sleep(time.Millisecond)
+			}
+			t.Logf("killing bridge-1 with %d deliveries in flight at the receiver (both bridges)", st.recv.inflight.Load())
 			st.bridges[0].kill()
 			sleep(2 * time.Second)
 			st.bridges[0].start()

@@ -185,15 +185,16 @@ func injectReply(ctx context.Context, sim *simulator.Server, from, text string) 
 // verdict is the end-of-test accounting quoted in docs/RELIABILITY.md.
 type verdict struct {
 	accepted, lost, wrongType, doubleFinal, dupDeliveries int
+	sentLost, sentDoubles                                 int
 	replies, repliesLost, replyDoubles                    int
 	submitDups, unknownFinals                             int
 	took                                                  time.Duration
 }
 
 func (v verdict) String() string {
-	return fmt.Sprintf("accepted=%d lost=%d wrong_type=%d distinct_final_ids>1=%d duplicate_deliveries(same webhook-id)=%d "+
+	return fmt.Sprintf("accepted=%d lost=%d wrong_type=%d distinct_final_ids>1=%d sent_lost=%d distinct_sent_ids>1=%d duplicate_deliveries(same webhook-id)=%d "+
 		"replies=%d replies_lost=%d reply_doubles=%d duplicate_submits=%d took=%s",
-		v.accepted, v.lost, v.wrongType, v.doubleFinal, v.dupDeliveries,
+		v.accepted, v.lost, v.wrongType, v.doubleFinal, v.sentLost, v.sentDoubles, v.dupDeliveries,
 		v.replies, v.repliesLost, v.replyDoubles, v.submitDups, v.took.Round(100*time.Millisecond))
 }
 
@@ -204,16 +205,16 @@ func waitAll(t testing.TB, st *stack, res *loadResult, timeout time.Duration) {
 	deadline := time.Now().Add(timeout)
 	lastLog := time.Now()
 	for {
-		f, in := st.recv.progress(ids, texts)
-		if f == len(ids) && in == len(texts) {
+		f, sent, in := st.recv.progress(ids, texts)
+		if f == len(ids) && sent == len(ids) && in == len(texts) {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Logf("gave up waiting: finals %d/%d, replies %d/%d", f, len(ids), in, len(texts))
+			t.Logf("gave up waiting: finals %d/%d, sent %d/%d, replies %d/%d", f, len(ids), sent, len(ids), in, len(texts))
 			return
 		}
 		if time.Since(lastLog) > 10*time.Second {
-			t.Logf("waiting: finals %d/%d, replies %d/%d", f, len(ids), in, len(texts))
+			t.Logf("waiting: finals %d/%d, sent %d/%d, replies %d/%d", f, len(ids), sent, len(ids), in, len(texts))
 			lastLog = time.Now()
 		}
 		time.Sleep(200 * time.Millisecond)
@@ -246,6 +247,12 @@ func check(st *stack, res *loadResult) verdict {
 				v.wrongType++
 				break
 			}
+		}
+		switch sent := r.sequences[e.id][1]; {
+		case len(sent) == 0:
+			v.sentLost++
+		case len(sent) > 1:
+			v.sentDoubles++
 		}
 	}
 	for id := range r.finals {
@@ -343,14 +350,21 @@ func runScenario(t *testing.T, sc scenario) verdict {
 	v := check(st, res)
 	v.took = time.Since(start)
 	t.Logf("RESULT %s: %s", sc.name, v)
+	st.recv.mu.Lock()
+	t.Logf("receiver: %d requests, %d answered 503, %d abandoned by the sender, %d bad signatures",
+		st.recv.requests, st.recv.refused, st.recv.aborted, st.recv.badSig)
+	st.recv.mu.Unlock()
 	if w := st.warnings(); w != "" {
 		t.Logf("log lines: %s", w)
 	}
 	if v.accepted < sc.n*9/10 {
 		t.Errorf("only %d of %d messages accepted", v.accepted, sc.n)
 	}
-	if v.lost > 0 || v.repliesLost > 0 {
-		t.Errorf("LOST: %d messages without a final event, %d replies without message.inbound", v.lost, v.repliesLost)
+	if v.lost > 0 || v.repliesLost > 0 || v.sentLost > 0 {
+		t.Errorf("LOST: %d messages without a final event, %d without message.sent, %d replies without message.inbound", v.lost, v.sentLost, v.repliesLost)
+	}
+	if v.sentDoubles > 0 {
+		t.Errorf("%d messages with two distinct message.sent webhook-ids", v.sentDoubles)
 	}
 	if v.wrongType > 0 || v.doubleFinal > 0 || v.replyDoubles > 0 {
 		t.Errorf("wrong finals: %d of the wrong type, %d messages with two distinct final webhook-ids, %d replies with two", v.wrongType, v.doubleFinal, v.replyDoubles)

@@ -29,10 +29,13 @@ type receiver struct {
 	// delay is how long each accepted delivery takes (nanos), so bridges
 	// always have deliveries in flight when a fault hits.
 	delay atomic.Int64
+	// inflight counts requests being answered now.
+	inflight atomic.Int64
 
 	mu        sync.Mutex
 	requests  int
 	refused   int
+	aborted   int // the sender went away before the answer
 	badSig    int
 	malformed int
 	perID     map[string]int                       // webhook-id → deliveries received
@@ -74,6 +77,20 @@ func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		http.Error(w, "unreadable", http.StatusBadRequest)
 		return
 	}
+	r.inflight.Add(1)
+	defer r.inflight.Add(-1)
+	if d := time.Duration(r.delay.Load()); d > 0 {
+		select {
+		case <-time.After(d):
+		case <-req.Context().Done():
+			// The sender is gone (a killed bridge): it never saw an answer,
+			// so this does not count as delivered.
+			r.mu.Lock()
+			r.aborted++
+			r.mu.Unlock()
+			return
+		}
+	}
 	if time.Now().UnixNano() < r.refuseUntil.Load() {
 		r.mu.Lock()
 		r.refused++
@@ -96,9 +113,6 @@ func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		r.mu.Unlock()
 		w.WriteHeader(http.StatusNoContent)
 		return
-	}
-	if d := time.Duration(r.delay.Load()); d > 0 {
-		time.Sleep(d)
 	}
 	id := req.Header.Get("webhook-id")
 	r.mu.Lock()
@@ -143,14 +157,17 @@ func isFinal(typ string) bool {
 	return false
 }
 
-// progress counts how many of ids have a final and how many of texts an
-// inbound event.
-func (r *receiver) progress(ids []string, texts []string) (finals, inbound int) {
+// progress counts how many of ids have a final and a message.sent, and how
+// many of texts an inbound event.
+func (r *receiver) progress(ids []string, texts []string) (finals, sent, inbound int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, id := range ids {
 		if len(r.finals[id]) > 0 {
 			finals++
+		}
+		if len(r.sequences[id][1]) > 0 {
+			sent++
 		}
 	}
 	for _, s := range texts {
@@ -158,5 +175,5 @@ func (r *receiver) progress(ids []string, texts []string) (finals, inbound int) 
 			inbound++
 		}
 	}
-	return finals, inbound
+	return finals, sent, inbound
 }
