@@ -117,7 +117,12 @@ func (e *Engine) applyReceipt(ctx context.Context, msgID string, part int, idKey
 		ev      *events.Event
 		latency time.Duration = -1 // submit → final receipt, once the message is final
 	)
-	_, err := e.updateMessage(ctx, msgID, nil, 0, func(m *Message) (bool, error) {
+	// The record as this instance last wrote it (usually at message.sent)
+	// spares a KV read; a stale one fails the revision check and is read
+	// again. Parts only ever become final, so a stale copy never makes the
+	// message look final before the fresh one would.
+	cached, rev := e.cachedMessage(msgID)
+	_, err := e.updateMessage(ctx, msgID, cached, rev, func(m *Message) (bool, error) {
 		res, latency = rcptApplied, -1
 		if m.Status == StatusAccepted || len(m.PartIDs) == 0 {
 			res = rcptEarly
