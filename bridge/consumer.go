@@ -31,9 +31,6 @@ const (
 	// storing it and the bridge seeing it); an older one (re-enabled, or
 	// its consumer lost) starts at "now".
 	conNewWindow = time.Hour
-	// conHeartbeat is the idle heartbeat asked of the server for each pull
-	// request; two missed ones make the iterator pull again.
-	conHeartbeat = time.Second
 )
 
 // ConsumerName is the durable consumer of endpoint id on SMS_EVENTS.
@@ -381,9 +378,15 @@ func (w *conWorker) setConsumer(c jetstream.Consumer) {
 	w.consMu.Unlock()
 }
 
-// run is the fetch loop: a pull iterator that keeps up to cap(sem) events
-// buffered (refilling in the background, so fetching overlaps delivering),
-// and one goroutine per event while a delivery slot is free.
+// run keeps a Consume subscription on the worker's consumer: JetStream
+// keeps up to cap(sem) events pulled ahead (refilled in the background, so
+// fetching overlaps delivering) and the callback starts one goroutine per
+// event once a delivery slot is free. While every slot is busy the callback
+// waits, so nothing more is pulled. Consume, unlike the Messages iterator,
+// queues what the server sends in the subscription: the iterator's channel
+// holds exactly PullMaxMessages entries, and a heartbeat or status arriving
+// while every slot was busy made it drop an event as a slow consumer and
+// stop pulling until heartbeats went missing (the ~30 s bench stall).
 func (w *conWorker) run() {
 	defer close(w.fetchDone)
 	ctx := w.fetchCtx
@@ -395,12 +398,34 @@ func (w *conWorker) run() {
 		conSleep(ctx, backoff)
 		backoff = min(2*backoff, 10*time.Second)
 	}
-	var it jetstream.MessagesContext
+	// gate orders the callback's handlers.Add before stop's handlers.Wait:
+	// once run has taken it after ctx ended, no callback starts a handler.
+	var gate sync.RWMutex
 	defer func() {
-		if it != nil {
-			it.Stop()
-		}
+		gate.Lock()
+		defer gate.Unlock()
 	}()
+	handler := func(msg jetstream.Msg) {
+		for {
+			d := w.pausedFor()
+			if d <= 0 || !conSleep(ctx, min(d, time.Second)) {
+				break
+			}
+		}
+		select {
+		case w.sem <- struct{}{}:
+		case <-ctx.Done():
+			return // not settled: redelivered after the ack wait
+		}
+		gate.RLock()
+		defer gate.RUnlock()
+		if ctx.Err() != nil {
+			w.release(1)
+			return
+		}
+		w.handlers.Add(1)
+		go w.handle(msg)
+	}
 	for ctx.Err() == nil {
 		cons := w.consumer()
 		if cons == nil {
@@ -413,54 +438,37 @@ func (w *conWorker) run() {
 			w.readyOnce.Do(func() { close(w.ready) })
 			cons = c
 		}
-		if it == nil {
-			// A short heartbeat bounds a stall: under load the server
-			// sometimes holds no pull request while the iterator still
-			// counts one as pending (nats: no heartbeat received); the
-			// iterator re-pulls only when that is detected, after two
-			// missed heartbeats (30s with the default 15s).
-			m, err := cons.Messages(jetstream.PullMaxMessages(cap(w.sem)), jetstream.PullHeartbeat(conHeartbeat))
-			if err != nil {
+		var gone atomic.Bool
+		cc, err := cons.Consume(handler, jetstream.PullMaxMessages(cap(w.sem)),
+			jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
 				if conGone(err) {
-					w.setConsumer(nil)
+					gone.Store(true)
 				}
-				fail("fetch failed", err)
-				continue
-			}
-			it = m
-		}
-		if d := w.pausedFor(); d > 0 {
-			conSleep(ctx, min(d, time.Second))
-			continue
-		}
-		select {
-		case w.sem <- struct{}{}:
-		case <-ctx.Done():
-			return
-		}
-		msg, err := it.Next(jetstream.NextContext(ctx))
+				if ctx.Err() == nil && !errors.Is(err, jetstream.ErrNoHeartbeat) {
+					w.log.Debug("consume", "err", err)
+				}
+			}))
 		if err != nil {
-			w.release(1)
-			if ctx.Err() != nil {
-				return
-			}
-			if errors.Is(err, jetstream.ErrNoHeartbeat) {
-				// The iterator has reset its count and pulls again on the
-				// next call; events it holds stay valid, so keep it.
-				w.log.Info("pull request lost, pulling again", "err", err)
-				continue
-			}
-			it.Stop()
-			it = nil
 			if conGone(err) {
 				w.setConsumer(nil)
 			}
 			fail("fetch failed", err)
 			continue
 		}
-		w.handlers.Add(1)
-		go w.handle(msg)
 		backoff = 100 * time.Millisecond
+		select {
+		case <-ctx.Done():
+			cc.Stop()
+			<-cc.Closed()
+			return
+		case <-cc.Closed():
+			// The consumer was deleted or the connection closed: make sure
+			// it exists again, then resume.
+			if gone.Load() {
+				w.setConsumer(nil)
+			}
+			fail("fetch failed", errors.New("consume ended"))
+		}
 	}
 }
 
