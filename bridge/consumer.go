@@ -31,6 +31,11 @@ const (
 	// storing it and the bridge seeing it); an older one (re-enabled, or
 	// its consumer lost) starts at "now".
 	conNewWindow = time.Hour
+	// conHeartbeat is the idle heartbeat asked for each pull request: a
+	// pull the server no longer holds (e.g. events it dropped for a slow
+	// connection) is noticed after two missed ones and pulled again.
+	// Consume pauses the check while the callback waits for a slot.
+	conHeartbeat = time.Second
 )
 
 // ConsumerName is the durable consumer of endpoint id on SMS_EVENTS.
@@ -439,7 +444,7 @@ func (w *conWorker) run() {
 			cons = c
 		}
 		var gone atomic.Bool
-		cc, err := cons.Consume(handler, jetstream.PullMaxMessages(cap(w.sem)),
+		cc, err := cons.Consume(handler, jetstream.PullMaxMessages(cap(w.sem)), jetstream.PullHeartbeat(conHeartbeat),
 			jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
 				if conGone(err) {
 					gone.Store(true)
