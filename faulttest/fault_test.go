@@ -54,8 +54,9 @@ func TestFaultKillBridge(t *testing.T) {
 		},
 		noSubmitDups: true,
 		// A slow receiver keeps about 20 deliveries in flight, so the
-		// killed bridge certainly dies holding some.
-		settings: func(s *settings) { s.receiverDelay = 100 * time.Millisecond },
+		// killed bridge certainly dies holding some (at the soak rate,
+		// 25 ms does that and keeps up with 840 events/s).
+		settings: func(s *settings) { s.receiverDelay = scale(100*time.Millisecond, 25*time.Millisecond) },
 	})
 }
 
