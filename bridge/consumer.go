@@ -143,7 +143,10 @@ func (w *conWorker) stop(abort bool) {
 }
 
 // conSync applies the store's initial listing until EndpointsSynced.
+// Workers start at once and are waited for together at the end: one at a
+// time, 100 endpoints took 6.5 s to start.
 func (b *Bridge) conSync(ctx context.Context, changes <-chan EndpointChange, seen map[string]bool) error {
+	var started []*conWorker
 	for {
 		select {
 		case <-ctx.Done():
@@ -153,10 +156,17 @@ func (b *Bridge) conSync(ctx context.Context, changes <-chan EndpointChange, see
 				return errors.New("loading endpoints: watch ended")
 			}
 			if c.Op == EndpointsSynced {
+				wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+				defer cancel()
+				for _, w := range started {
+					w.waitReady(wctx)
+				}
 				return nil
 			}
 			seen[c.ID] = true
-			b.conApply(c)
+			if w := b.conApply(c, false); w != nil {
+				started = append(started, w)
+			}
 		}
 	}
 }
@@ -168,7 +178,7 @@ func (b *Bridge) conWatch(changes <-chan EndpointChange) {
 	for {
 		for c := range changes {
 			if c.Op != EndpointsSynced {
-				b.conApply(c)
+				b.conApply(c, true)
 			}
 		}
 		for {
@@ -197,7 +207,7 @@ func (b *Bridge) conWatch(changes <-chan EndpointChange) {
 			}
 			b.mu.Unlock()
 			for _, id := range gone {
-				b.conApply(EndpointChange{Op: EndpointDeleted, ID: id})
+				b.conApply(EndpointChange{Op: EndpointDeleted, ID: id}, true)
 			}
 			changes = ch
 			break
@@ -205,12 +215,13 @@ func (b *Bridge) conWatch(changes <-chan EndpointChange) {
 	}
 }
 
-// conApply starts, updates or stops the worker of one endpoint.
-func (b *Bridge) conApply(c EndpointChange) {
+// conApply starts, updates or stops the worker of one endpoint. A worker it
+// starts is returned; with wait, once its consumer exists (or 10 s).
+func (b *Bridge) conApply(c EndpointChange, wait bool) *conWorker {
 	b.mu.Lock()
 	if b.closing {
 		b.mu.Unlock()
-		return
+		return nil
 	}
 	var stop, started, refilter *conWorker
 	switch c.Op {
@@ -240,7 +251,7 @@ func (b *Bridge) conApply(c EndpointChange) {
 		}
 	}
 	b.mu.Unlock()
-	if started != nil {
+	if started != nil && wait {
 		ctx, cancel := context.WithTimeout(b.runCtx, 10*time.Second)
 		started.waitReady(ctx)
 		cancel()
@@ -255,7 +266,7 @@ func (b *Bridge) conApply(c EndpointChange) {
 		cancel()
 	}
 	if stop == nil {
-		return
+		return started
 	}
 	// Disabled or deleted: its pending events are dropped with the
 	// consumer (a disabled endpoint gets nothing; replay re-sends). A
@@ -267,6 +278,7 @@ func (b *Bridge) conApply(c EndpointChange) {
 		b.log.Warn("consumer not deleted", "endpoint_id", c.ID, "err", err)
 	}
 	b.log.Info("endpoint stopped", "endpoint_id", c.ID, "deleted", c.Op == EndpointDeleted)
+	return nil
 }
 
 // consumerConfig is the durable consumer a worker fetches from.
