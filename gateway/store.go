@@ -149,6 +149,8 @@ func (s *Store) Accept(ctx context.Context, msgs []*Message) []error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.ackTimeout)
 	defer cancel()
+	ctx, stop := s.whileConnected(ctx)
+	defer stop()
 
 	// Phase 1: records. Expected last subject sequence 0 makes each a
 	// create: a duplicate id can never overwrite a record.
@@ -210,9 +212,47 @@ func (s *Store) awaitAcks(ctx context.Context, op string, futs []jetstream.PubAc
 		case err := <-f.Err():
 			errs[i] = storeUnavailable(op, err)
 		case <-ctx.Done():
-			errs[i] = storeUnavailable(op, ctx.Err())
+			errs[i] = storeUnavailable(op, context.Cause(ctx))
 		}
 	}
+}
+
+// connCheck is how often whileConnected checks the connection.
+const connCheck = 50 * time.Millisecond
+
+// whileConnected returns a context that is cancelled (cause
+// nats.ErrDisconnected) as soon as the NATS connection is seen down. A
+// request or publish written just before a drop the client had not noticed
+// yet (so connected passed) is never answered: the server that got it is
+// gone. Without this, the caller would wait a whole timeout (5 s) for it
+// instead of answering 503 at once.
+func (s *Store) whileConnected(ctx context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	go func() {
+		t := time.NewTicker(connCheck)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if s.b.NC == nil || !s.b.NC.IsConnected() {
+					cancel(nats.ErrDisconnected)
+					return
+				}
+			}
+		}
+	}()
+	return ctx, func() { cancel(nil) }
+}
+
+// dropped returns the disconnection that cancelled ctx (see
+// whileConnected) in place of err, so it maps to ErrUnavailable.
+func dropped(ctx context.Context, err error) error {
+	if c := context.Cause(ctx); err != nil && errors.Is(c, nats.ErrDisconnected) {
+		return c
+	}
+	return err
 }
 
 // Message returns the record of id. Records of other accounts are the
@@ -224,12 +264,14 @@ func (s *Store) Message(ctx context.Context, id string) (*Message, uint64, error
 	if err := s.connected(); err != nil {
 		return nil, 0, err
 	}
+	ctx, stop := s.whileConnected(ctx)
+	defer stop()
 	e, err := s.messages.Get(ctx, id)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return nil, 0, ErrNotFound
 	}
 	if err != nil {
-		return nil, 0, storeUnavailable("get message", err)
+		return nil, 0, storeUnavailable("get message", dropped(ctx, err))
 	}
 	m, err := UnmarshalMessage(e.Value())
 	if err != nil {

@@ -109,12 +109,14 @@ func (s *Store) Has(ctx context.Context, account, number string) (bool, error) {
 	if err := s.connected(); err != nil {
 		return false, err
 	}
+	ctx, stop := s.whileConnected(ctx)
+	defer stop()
 	_, err = s.optouts.Get(ctx, k)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return false, nil
 	}
 	if err != nil {
-		return false, storeUnavailable("check opt-out", err)
+		return false, storeUnavailable("check opt-out", dropped(ctx, err))
 	}
 	return true, nil
 }
