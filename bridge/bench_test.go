@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/smsgw/smsgw/bus"
 	"github.com/smsgw/smsgw/events"
@@ -77,8 +79,21 @@ func benchDeliver(b *testing.B, endpoints, inFlight int, cold bool) {
 			e := events.New(events.MessageDelivered, events.Data{MessageID: events.NewMessageID(), To: "+447700900123", Status: "delivered", PartCount: 1, Sequence: 2})
 			data, _ := e.Marshal()
 			msg := &nats.Msg{Subject: events.Subject(accounts[i%endpoints], e.Type), Data: data, Header: nats.Header{}}
-			if _, err := bs.JS.PublishMsgAsync(msg); err != nil {
-				b.Fatal(err)
+			for {
+				_, err := bs.JS.PublishMsgAsync(msg)
+				if err == nil {
+					break
+				}
+				if !errors.Is(err, jetstream.ErrTooManyStalledMsgs) {
+					b.Fatal(err)
+				}
+				// The server is busy delivering too: let the
+				// outstanding publishes complete, then go on.
+				select {
+				case <-bs.JS.PublishAsyncComplete():
+				case <-time.After(60 * time.Second):
+					b.Fatal("publishing stalled")
+				}
 			}
 		}
 		select {
