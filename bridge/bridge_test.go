@@ -88,7 +88,8 @@ func startBridge(t testing.TB, b *bus.Bus, store *EndpointStore, mod func(*Confi
 type received struct {
 	id, ts, sig string
 	body        []byte
-	at          time.Time
+	at          time.Time // answered
+	arrived     time.Time // the request reached the receiver (before verification)
 	status      int
 }
 
@@ -114,6 +115,7 @@ func newReceiver(t testing.TB, answer func(n int, w http.ResponseWriter, r *http
 }
 
 func (rc *receiver) serve(w http.ResponseWriter, r *http.Request) {
+	arrived := time.Now()
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
 		return
@@ -143,7 +145,7 @@ func (rc *receiver) serve(w http.ResponseWriter, r *http.Request) {
 	rc.mu.Lock()
 	rc.got[n] = received{
 		id: r.Header.Get("webhook-id"), ts: r.Header.Get("webhook-timestamp"), sig: r.Header.Get("webhook-signature"),
-		body: body, at: time.Now(), status: status,
+		body: body, at: time.Now(), arrived: arrived, status: status,
 	}
 	rc.mu.Unlock()
 	select {
