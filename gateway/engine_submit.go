@@ -38,7 +38,23 @@ func (e *Engine) handleSubmit(ctx context.Context, msg jetstream.Msg) {
 	if md, err := msg.Metadata(); err == nil {
 		attempt = int(md.NumDelivered)
 	}
-	rec, rev, err := e.loadMessage(ctx, req.ID)
+	var (
+		rec *Message
+		rev uint64
+		err error
+	)
+	if attempt == 1 && req.Revision != 0 && len(req.Record) > 0 {
+		// First delivery: the record as the API stored it (only the engine
+		// changes an accepted record, and only after taking the item).
+		if rec, err = UnmarshalMessage(req.Record); err == nil && rec.ID == req.ID {
+			rev = req.Revision
+		} else {
+			rec = nil
+		}
+	}
+	if rec == nil {
+		rec, rev, err = e.loadMessage(ctx, req.ID)
+	}
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		if attempt < engMissingRecordTries {
 			_ = msg.NakWithDelay(time.Second)

@@ -48,10 +48,15 @@ func SubmitSubject(account string) string { return SubmitSubjectPrefix + account
 
 // SubmitRequest is the payload queued on SubmitStream (Nats-Msg-Id = ID).
 // The record itself lives in BucketMessages; the queue only says "work on
-// this one".
+// this one". Record and Revision, when set, are the record exactly as the
+// API stored it and its KV revision: on the first delivery the engine uses
+// them instead of reading the record back (nothing but the engine changes
+// an accepted record, and a stale copy would fail its revision check).
 type SubmitRequest struct {
-	ID      string `json:"id"`
-	Account string `json:"account"`
+	ID       string          `json:"id"`
+	Account  string          `json:"account"`
+	Record   json.RawMessage `json:"record,omitempty"`
+	Revision uint64          `json:"revision,omitempty"`
 }
 
 // PartState is what the receipts said about one part of a message.

@@ -155,19 +155,21 @@ func (s *Store) Accept(ctx context.Context, msgs []*Message) []error {
 	// Phase 1: records. Expected last subject sequence 0 makes each a
 	// create: a duplicate id can never overwrite a record.
 	futs := make([]jetstream.PubAckFuture, len(msgs))
+	bodies := make([][]byte, len(msgs))
 	for i, m := range msgs {
 		body, err := m.MarshalRecord()
 		if err != nil {
 			errs[i] = err
 			continue
 		}
+		bodies[i] = body
 		futs[i], errs[i] = s.js.PublishAsync(kvSubject(BucketMessages, m.ID), body,
 			jetstream.WithExpectLastSequencePerSubject(0))
 		if errs[i] != nil {
 			errs[i] = storeUnavailable("store message", errs[i])
 		}
 	}
-	s.awaitAcks(ctx, "store message", futs, errs)
+	revs := s.awaitAcks(ctx, "store message", futs, errs)
 
 	// Phase 2: queue what was stored.
 	stored := make([]bool, len(msgs))
@@ -177,7 +179,9 @@ func (s *Store) Accept(ctx context.Context, msgs []*Message) []error {
 			continue
 		}
 		stored[i] = true
-		body, _ := json.Marshal(SubmitRequest{ID: m.ID, Account: m.Account})
+		// The record and its revision ride along, so the engine's first
+		// attempt need not read back what was just written.
+		body, _ := json.Marshal(SubmitRequest{ID: m.ID, Account: m.Account, Record: bodies[i], Revision: revs[i]})
 		futs[i], errs[i] = s.js.PublishMsgAsync(&nats.Msg{
 			Subject: SubmitSubject(m.Account), Data: body,
 			Header: nats.Header{jetstream.MsgIDHeader: []string{m.ID}},
@@ -202,19 +206,26 @@ func (s *Store) Accept(ctx context.Context, msgs []*Message) []error {
 	return errs
 }
 
-func (s *Store) awaitAcks(ctx context.Context, op string, futs []jetstream.PubAckFuture, errs []error) {
+// awaitAcks waits for every future and returns the stream sequence each
+// was stored at (0 where it failed); for a KV put that is its revision.
+func (s *Store) awaitAcks(ctx context.Context, op string, futs []jetstream.PubAckFuture, errs []error) []uint64 {
+	seqs := make([]uint64, len(futs))
 	for i, f := range futs {
 		if f == nil || errs[i] != nil {
 			continue
 		}
 		select {
-		case <-f.Ok():
+		case a := <-f.Ok():
+			if a != nil {
+				seqs[i] = a.Sequence
+			}
 		case err := <-f.Err():
 			errs[i] = storeUnavailable(op, err)
 		case <-ctx.Done():
 			errs[i] = storeUnavailable(op, context.Cause(ctx))
 		}
 	}
+	return seqs
 }
 
 // connCheck is how often whileConnected checks the connection.
