@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -38,6 +39,9 @@ type Store struct {
 	optouts    jetstream.KeyValue
 	ackTimeout time.Duration
 	log        *slog.Logger
+
+	optOnce sync.Once
+	oc      *optCache // nil until started (or when it could not be)
 }
 
 // SubmitStreamConfig is the configuration of SubmitStream. Whoever creates

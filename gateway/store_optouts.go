@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -53,7 +54,8 @@ func (s *Store) AddOptOut(ctx context.Context, account, number, keyword string) 
 	}
 	o := OptOut{Number: "+" + strings.TrimPrefix(number, "+"), Keyword: keyword, CreatedAt: time.Now().UTC()}
 	v, _ := json.Marshal(o)
-	if _, err := s.optouts.Create(ctx, k, v); err != nil {
+	rev, err := s.optouts.Create(ctx, k, v)
+	if err != nil {
 		if !errors.Is(err, jetstream.ErrKeyExists) {
 			return OptOut{}, false, storeUnavailable("add opt-out", err)
 		}
@@ -61,13 +63,23 @@ func (s *Store) AddOptOut(ctx context.Context, account, number, keyword string) 
 		if gerr != nil {
 			return OptOut{}, false, storeUnavailable("add opt-out", gerr)
 		}
+		s.optCacheSet(k, e.Revision(), true)
 		var cur OptOut
 		if json.Unmarshal(e.Value(), &cur) != nil {
 			cur = o
 		}
 		return cur, false, nil
 	}
+	s.optCacheSet(k, rev, true)
 	return o, true, nil
+}
+
+// optCacheSet applies this instance's own opt-out write to the cache.
+func (s *Store) optCacheSet(key string, rev uint64, in bool) {
+	s.optCacheStart()
+	if s.oc != nil {
+		s.oc.set(key, rev, in)
+	}
 }
 
 // Add is AddOptOut for the engine's STOP handling.
@@ -93,10 +105,16 @@ func (s *Store) Remove(ctx context.Context, account, number string) error {
 		return storeUnavailable("remove opt-out", err)
 	}
 	// Purge rather than Delete: nothing needs the history, and a purged
-	// key does not linger as a delete marker.
-	if err := s.optouts.Purge(ctx, k); err != nil {
+	// key does not linger as a delete marker. Published as KV's Purge
+	// does, to learn its revision for the opt-out cache.
+	m := nats.NewMsg(kvSubject(BucketOptOuts, k))
+	m.Header.Set("KV-Operation", "PURGE")
+	m.Header.Set(jetstream.MsgRollup, jetstream.MsgRollupSubject)
+	ack, err := s.js.PublishMsg(ctx, m)
+	if err != nil {
 		return storeUnavailable("remove opt-out", err)
 	}
+	s.optCacheSet(k, ack.Sequence, false)
 	return nil
 }
 
@@ -108,6 +126,13 @@ func (s *Store) Has(ctx context.Context, account, number string) (bool, error) {
 	}
 	if err := s.connected(); err != nil {
 		return false, err
+	}
+	// The watched copy, when it is fresh (see optCache); else KV.
+	s.optCacheStart()
+	if s.oc != nil {
+		if has, ok := s.oc.lookup(k, time.Now()); ok {
+			return has, nil
+		}
 	}
 	ctx, stop := s.whileConnected(ctx)
 	defer stop()
