@@ -27,9 +27,24 @@ const engMissingRecordTries = 5
 // outcome. It acknowledges the work item only after the resulting event is
 // stored; on a hard stop it leaves it unacknowledged for redelivery.
 func (e *Engine) handleSubmit(ctx context.Context, msg jetstream.Msg) {
-	var req SubmitRequest
-	if err := json.Unmarshal(msg.Data(), &req); err != nil || req.ID == "" {
-		e.log.Error("gateway submission unreadable, dropped", "subject", msg.Subject(), "err", err)
+	// SubmitRequest with its record decoded in the same pass (not kept as
+	// raw JSON and decoded again).
+	var req struct {
+		ID       string   `json:"id"`
+		Account  string   `json:"account"`
+		Record   *Message `json:"record,omitempty"`
+		Revision uint64   `json:"revision,omitempty"`
+	}
+	if err := json.Unmarshal(msg.Data(), &req); err != nil {
+		// A record that does not decode is read from KV instead.
+		req.Record, req.Revision = nil, 0
+		var id SubmitRequest
+		if json.Unmarshal(msg.Data(), &id) == nil {
+			req.ID, req.Account = id.ID, id.Account
+		}
+	}
+	if req.ID == "" {
+		e.log.Error("gateway submission unreadable, dropped", "subject", msg.Subject())
 		_ = msg.Term()
 		return
 	}
@@ -43,14 +58,10 @@ func (e *Engine) handleSubmit(ctx context.Context, msg jetstream.Msg) {
 		rev uint64
 		err error
 	)
-	if attempt == 1 && req.Revision != 0 && len(req.Record) > 0 {
+	if attempt == 1 && req.Revision != 0 && req.Record != nil && req.Record.ID == req.ID {
 		// First delivery: the record as the API stored it (only the engine
 		// changes an accepted record, and only after taking the item).
-		if rec, err = UnmarshalMessage(req.Record); err == nil && rec.ID == req.ID {
-			rev = req.Revision
-		} else {
-			rec = nil
-		}
+		rec, rev = req.Record, req.Revision
 	}
 	if rec == nil {
 		rec, rev, err = e.loadMessage(ctx, req.ID)
