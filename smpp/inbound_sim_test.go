@@ -23,6 +23,10 @@ type simClient struct {
 	t    *testing.T
 	conn fsmpp.Conn
 	in   chan pdu.Body
+	// held keeps, in order, the deliver_sm that arrived while a
+	// submit_sm_resp was awaited: the simulator sends a part's receipt
+	// (ReceiptDelay 1ms) while the next part is still being submitted.
+	held []pdu.Body
 }
 
 func dialSim(t *testing.T, ctx context.Context, addr string) *simClient {
@@ -65,6 +69,11 @@ func (c *simClient) write(p pdu.Body) {
 // next returns the next PDU of type id, answering enquire_link on the way.
 func (c *simClient) next(ctx context.Context, id pdu.ID) pdu.Body {
 	c.t.Helper()
+	if id == pdu.DeliverSMID && len(c.held) > 0 {
+		p := c.held[0]
+		c.held = c.held[1:]
+		return p
+	}
 	for {
 		select {
 		case p, ok := <-c.in:
@@ -77,6 +86,11 @@ func (c *simClient) next(ctx context.Context, id pdu.ID) pdu.Body {
 			case pdu.EnquireLinkID:
 				r := pdu.NewEnquireLinkRespSeq(p.Header().Seq)
 				c.write(r)
+			case pdu.DeliverSMID:
+				if id != pdu.SubmitSMRespID {
+					c.t.Fatalf("unexpected %s waiting for %s", p.Header().ID, id)
+				}
+				c.held = append(c.held, p)
 			default:
 				c.t.Fatalf("unexpected %s waiting for %s", p.Header().ID, id)
 			}
