@@ -100,8 +100,17 @@ func (e *Engine) handleSubmit(ctx context.Context, msg jetstream.Msg) {
 		smscNam string
 	)
 	if smsc == nil {
+		// No SMSC of the route is bound, so nothing reached a carrier: not
+		// a submit attempt. A carrier link that flaps must not fail
+		// messages, so wait for a bind as long as the message is valid.
+		if wait := engBindWait(rec); e.now().Sub(rec.CreatedAt) < wait {
+			d := engBackoff(min(attempt, 8), e.cfg.SubmitRetryMin, e.cfg.SubmitRetryMax)
+			log.Debug("gateway submit waits for a bind", "smsc", names[0], "retry_in", d.String())
+			_ = msg.NakWithDelay(d)
+			return
+		}
 		smscNam = names[0]
-		subErr = &smpp.SubmitError{Temporary: true, Part: 1, Err: smpp.ErrNotBound}
+		subErr = &smpp.SubmitError{Temporary: false, Part: 1, Err: fmt.Errorf("no SMSC of the route bound within the message's validity: %w", smpp.ErrNotBound)}
 	} else {
 		smscNam = smsc.Name()
 		sctx, cancel := context.WithTimeout(ctx, e.cfg.SubmitTimeout)
@@ -124,14 +133,23 @@ func (e *Engine) handleSubmit(ctx context.Context, msg jetstream.Msg) {
 		}
 		if smpp.IsTemporary(subErr) {
 			e.m.submits.WithLabelValues(smscNam, engSubmitResult(subErr)).Inc()
-			if attempt < e.cfg.Config.Messages.SubmitAttempts {
-				d := engBackoff(attempt, e.cfg.SubmitRetryMin, e.cfg.SubmitRetryMax)
-				log.Info("gateway submit will be retried", "smsc", smscNam, "attempt", attempt, "retry_in", d.String(), "err", subErr)
+			// Count attempts that reached an SMSC in the record, not
+			// deliveries of the work item (those include waits for a bind).
+			tries := rec.SubmitAttempts + 1
+			if tries < e.cfg.Config.Messages.SubmitAttempts {
+				if _, err := e.updateMessage(ctx, rec.ID, rec, rev, func(m *Message) (bool, error) {
+					m.SubmitAttempts = tries
+					return m.Status == StatusAccepted, nil
+				}); err != nil && ctx.Err() == nil {
+					log.Warn("gateway record attempt failed", "err", err)
+				}
+				d := engBackoff(tries, e.cfg.SubmitRetryMin, e.cfg.SubmitRetryMax)
+				log.Info("gateway submit will be retried", "smsc", smscNam, "attempt", tries, "retry_in", d.String(), "err", subErr)
 				_ = msg.NakWithDelay(d)
 				return
 			}
 			e.failMessage(ctx, msg, rec, rev, smscNam, engStatus(subErr),
-				fmt.Sprintf("retries exhausted after %d attempts: %v", attempt, subErr), log)
+				fmt.Sprintf("retries exhausted after %d attempts: %v", tries, subErr), log)
 			return
 		}
 		e.m.submits.WithLabelValues(smscNam, submitPermanent).Inc()
@@ -139,7 +157,7 @@ func (e *Engine) handleSubmit(ctx context.Context, msg jetstream.Msg) {
 		return
 	}
 	e.m.submits.WithLabelValues(smscNam, submitOK).Inc()
-	if err := e.recordSent(ctx, rec, rev, smscNam, res, attempt); err != nil {
+	if err := e.recordSent(ctx, rec, rev, smscNam, res, rec.SubmitAttempts+1); err != nil {
 		if ctx.Err() == nil {
 			// Submitted but not recorded: the redelivery submits again
 			// (at worst one duplicate SMS; the sent event id is the same,
@@ -212,6 +230,15 @@ func engStatus(err error) *int {
 		return &v
 	}
 	return nil
+}
+
+// engBindWait is how long a message waits for a bind of its route before
+// it fails: its validity, else a day.
+func engBindWait(m *Message) time.Duration {
+	if m.Validity > 0 {
+		return m.Validity
+	}
+	return 24 * time.Hour
 }
 
 // engBackoff is min·2^(attempt-1), capped at max, with ±20 % jitter.
