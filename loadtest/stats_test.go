@@ -86,9 +86,9 @@ func TestParseVmHWM(t *testing.T) {
 		{"VmHWM: 12 MB\n", 0, true},
 	}
 	for _, tt := range tests {
-		got, err := parseVmHWM(strings.NewReader(tt.in))
+		got, err := parseStatusKB(strings.NewReader(tt.in), "VmHWM:")
 		if got != tt.want || (err != nil) != tt.err || (err != nil && !errors.Is(err, ErrNoProcess)) {
-			t.Errorf("parseVmHWM(%q) = %d, %v; want %d, err %v", tt.in, got, err, tt.want, tt.err)
+			t.Errorf("parseStatusKB(%q, VmHWM) = %d, %v; want %d, err %v", tt.in, got, err, tt.want, tt.err)
 		}
 	}
 	if rss, err := PeakRSS(0); err != nil || rss <= 0 {
