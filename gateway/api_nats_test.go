@@ -11,17 +11,17 @@ import (
 	"github.com/smsgw/smsgw/bus"
 )
 
-// apiTestNATS runs a standalone JetStream server that can be stopped and
+// testNATS runs a standalone JetStream server that can be stopped and
 // started again on the same port and store (bus's embedded server cannot be
 // restarted once shut down).
-type apiTestNATS struct {
+type testNATS struct {
 	t    testing.TB
 	opts server.Options
 	srv  *server.Server
 }
 
-func startAPITestNATS(t testing.TB) *apiTestNATS {
-	n := &apiTestNATS{t: t, opts: server.Options{
+func startTestNATS(t testing.TB) *testNATS {
+	n := &testNATS{t: t, opts: server.Options{
 		Host: "127.0.0.1", Port: server.RANDOM_PORT, JetStream: true,
 		StoreDir: t.TempDir(), NoSigs: true, NoLog: true,
 	}}
@@ -31,7 +31,7 @@ func startAPITestNATS(t testing.TB) *apiTestNATS {
 	return n
 }
 
-func (n *apiTestNATS) start() {
+func (n *testNATS) start() {
 	n.t.Helper()
 	opts := n.opts
 	srv, err := server.NewServer(&opts)
@@ -45,7 +45,7 @@ func (n *apiTestNATS) start() {
 	n.srv = srv
 }
 
-func (n *apiTestNATS) stop() {
+func (n *testNATS) stop() {
 	if n.srv != nil {
 		n.srv.Shutdown()
 		n.srv.WaitForShutdown()
@@ -53,10 +53,10 @@ func (n *apiTestNATS) stop() {
 	}
 }
 
-func (n *apiTestNATS) url() string { return n.srv.ClientURL() }
+func (n *testNATS) url() string { return n.srv.ClientURL() }
 
 func TestAPINATSUnavailable(t *testing.T) {
-	n := startAPITestNATS(t)
+	n := startTestNATS(t)
 	b, err := bus.Open(t.Context(), bus.Config{URL: n.url()})
 	if err != nil {
 		t.Fatal(err)

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -14,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -756,56 +754,14 @@ func TestE2EEngineRestart(t *testing.T) {
 	}
 }
 
-// e2eNATS runs a NATS server with JetStream on a loopback port that a test
-// can stop and start again (same port, same store).
-type e2eNATS struct {
-	t    testing.TB
-	opts server.Options
-	srv  *server.Server
-}
-
-func e2eStartNATS(t testing.TB) *e2eNATS {
-	t.Helper()
-	n := &e2eNATS{t: t, opts: server.Options{
-		Host: "127.0.0.1", Port: server.RANDOM_PORT, JetStream: true, StoreDir: t.TempDir(),
-		NoLog: true, NoSigs: true, ServerName: "e2e",
-	}}
-	n.start()
-	n.opts.Port = n.srv.Addr().(*net.TCPAddr).Port
-	t.Cleanup(n.stop)
-	return n
-}
-
-func (n *e2eNATS) start() {
-	n.t.Helper()
-	o := n.opts
-	srv, err := server.NewServer(&o)
-	if err != nil {
-		n.t.Fatalf("nats: %v", err)
-	}
-	go srv.Start()
-	if !srv.ReadyForConnections(10 * time.Second) {
-		n.t.Fatal("nats did not start")
-	}
-	n.srv = srv
-}
-
-func (n *e2eNATS) stop() {
-	if n.srv != nil {
-		n.srv.Shutdown()
-		n.srv.WaitForShutdown()
-		n.srv = nil
-	}
-}
-
 // TestE2ENATSUnavailable: while NATS is down, deliver_sm is answered
 // ESME_RX_T_APPN (the simulator counts retries) and nothing is lost: once
 // NATS is back every receipt and reply is processed.
 func TestE2ENATSUnavailable(t *testing.T) {
-	ns := e2eStartNATS(t)
+	ns := startTestNATS(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	b, err := bus.Open(ctx, bus.Config{URL: ns.srv.ClientURL()})
+	b, err := bus.Open(ctx, bus.Config{URL: ns.url()})
 	if err != nil {
 		t.Fatal(err)
 	}
