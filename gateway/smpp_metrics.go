@@ -25,7 +25,7 @@ func newEngMetrics(reg prometheus.Registerer) (*engMetrics, error) {
 	m := &engMetrics{
 		submits: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "smsgw_smpp_submits_total",
-			Help: "Messages submitted to an SMSC, by outcome: ok, temporary (retried), permanent (failed).",
+			Help: "Messages submitted to an SMSC, by outcome: ok, throttled and temporary (retried), permanent (failed).",
 		}, []string{"smsc", "result"}),
 		bindsUp: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "smsgw_smpp_binds_up",
