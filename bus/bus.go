@@ -125,6 +125,10 @@ func Open(ctx context.Context, cfg Config) (*Bus, error) {
 		b.Close()
 		return nil, err
 	}
+	if _, err := b.CallbacksStream(ctx); err != nil {
+		b.Close()
+		return nil, err
+	}
 	return b, nil
 }
 
@@ -278,6 +282,19 @@ func (b *Bus) EventsStream(ctx context.Context) (jetstream.Stream, error) {
 	})
 }
 
+// CallbacksStream (events.CallbackStream) holds a copy of each event of a
+// message with a callback_url, for the bridge's callback worker. It only
+// needs to outlive the retry schedule (about three days).
+func (b *Bus) CallbacksStream(ctx context.Context) (jetstream.Stream, error) {
+	return b.Stream(ctx, jetstream.StreamConfig{
+		Name:       events.CallbackStream,
+		Subjects:   []string{events.CallbackStreamSubjects},
+		Retention:  jetstream.LimitsPolicy,
+		MaxAge:     7 * 24 * time.Hour,
+		Duplicates: EventsDedupeWindow,
+	})
+}
+
 // EventsDedupeWindow is how long JetStream remembers an event id to store a
 // re-published event once. It covers a redelivery after AckWait (30s) and
 // the engine's retry backoff; a re-publish later than that is still the
@@ -290,8 +307,18 @@ const EventsDedupeWindow = 2 * time.Minute
 // PublishEvent stores e under its account's subject and waits for the
 // stream's acknowledgement. The event id is the JetStream message id, so a
 // retried publish of the same event is stored once.
+//
+// An event carrying a callback_url (header events.HeaderCallbackURL) is
+// stored a second time on events.CallbackSubject, after the first.
 func (b *Bus) PublishEvent(ctx context.Context, account string, e events.Event, h nats.Header) (*jetstream.PubAck, error) {
-	return b.publishEvent(ctx, events.Subject(account, e.Type), e, h)
+	ack, err := b.publishEvent(ctx, events.Subject(account, e.Type), e, h)
+	if err != nil || h.Get(events.HeaderCallbackURL) == "" {
+		return ack, err
+	}
+	if _, err := b.publishEvent(ctx, events.CallbackSubject(account, e.Type), e, h); err != nil {
+		return nil, err
+	}
+	return ack, nil
 }
 
 // PublishDirect stores e for one endpoint only (replays): the bridge

@@ -44,6 +44,14 @@ const (
 	DirectPrefix = "sms.direct."
 	// DirectStreamSubjects is the second subject filter of StreamName.
 	DirectStreamSubjects = "sms.direct.>"
+	// CallbackStream holds a copy of every event of a message that has a
+	// callback_url, so the bridge's callback worker reads only those
+	// instead of every event of StreamName.
+	CallbackStream = "SMS_CALLBACKS"
+	// CallbackPrefix is followed by "<account>.<type>".
+	CallbackPrefix = "sms.callback."
+	// CallbackStreamSubjects is what CallbackStream captures.
+	CallbackStreamSubjects = "sms.callback.>"
 	// UnassignedAccount is the account segment of inbound messages that no
 	// account claims; the bridge sends them to no webhook.
 	UnassignedAccount = "_unassigned"
@@ -59,6 +67,21 @@ const (
 // Subject is the NATS subject of an event of type typ for account.
 func Subject(account, typ string) string {
 	return SubjectPrefix + account + "." + typ
+}
+
+// CallbackSubject is the subject of the callback_url copy of an event of
+// type typ for account (see CallbackStream).
+func CallbackSubject(account, typ string) string {
+	return CallbackPrefix + account + "." + typ
+}
+
+// ParseCallbackSubject splits a CallbackSubject into account and type.
+func ParseCallbackSubject(subject string) (account, typ string, err error) {
+	rest, ok := strings.CutPrefix(subject, CallbackPrefix)
+	if !ok {
+		return "", "", fmt.Errorf("events: %q is not a callback subject", subject)
+	}
+	return ParseSubject(SubjectPrefix + rest)
 }
 
 // DirectSubject is the subject of an event for one endpoint only.

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -420,6 +421,37 @@ func TestE2EOutcomes(t *testing.T) {
 				t.Errorf("resource: %+v", got)
 			}
 		})
+	}
+	// Every event of these callback_url messages has its copy, with the
+	// same id and header, in SMS_CALLBACKS (what the bridge's callback
+	// worker reads).
+	want := map[string]string{}
+	for _, ev := range all {
+		if ev.Callback != "" {
+			want[ev.ID] = ev.Callback
+		}
+	}
+	cons, err := env.b.JS.OrderedConsumer(env.ctx, events.CallbackStream, jetstream.OrderedConsumerConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for len(got) < len(want) {
+		m, err := cons.Next(jetstream.FetchMaxWait(5 * time.Second))
+		if err != nil {
+			t.Fatalf("callback copies: %d of %d: %v", len(got), len(want), err)
+		}
+		e, err := events.Unmarshal(m.Data())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if acct, typ, err := events.ParseCallbackSubject(m.Subject()); err != nil || acct != "acme" || typ != e.Type {
+			t.Errorf("callback copy subject %q: %s %s %v", m.Subject(), acct, typ, err)
+		}
+		got[e.ID] = m.Headers().Get(events.HeaderCallbackURL)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("callback copies %v, want %v", got, want)
 	}
 }
 

@@ -375,6 +375,14 @@ func (e *Engine) recordSent(ctx context.Context, rec *Message, rev uint64, smsc 
 		return fmt.Errorf("gateway: publish %s: %w", ev.Type, err)
 	}
 	futures = append(futures, f)
+	if rec.CallbackURL != "" {
+		// The callback worker's copy (see bus.PublishEvent).
+		cb := &nats.Msg{Subject: events.CallbackSubject(rec.Account, ev.Type), Data: evMsg.Data, Header: evMsg.Header}
+		if f, err = e.b.JS.PublishMsgAsync(cb); err != nil {
+			return fmt.Errorf("gateway: publish %s callback copy: %w", ev.Type, err)
+		}
+		futures = append(futures, f)
+	}
 	if err := engWaitFutures(ctx, futures); err != nil {
 		return err
 	}
