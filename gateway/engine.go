@@ -219,7 +219,8 @@ type Engine struct {
 	optouts                     OptOutStore
 	recCache                    *engCache[engCachedRecord]
 	idCache                     *engCache[string]
-	pendingSent                 sync.Map // message id → chan closed once its sent record is written
+	idWait                      idWaiters // receipts waiting for an id this instance is learning
+	pendingSent                 sync.Map  // message id → chan closed once its sent record is written
 	submitCons, inboundCons     jetstream.Consumer
 
 	mu       sync.Mutex

@@ -119,6 +119,9 @@ func (e *Engine) handleSubmit(ctx context.Context, msg jetstream.Msg) {
 		// SMSC): keep the item ours, or another instance would take it and
 		// submit the same message too.
 		stopKeep := engKeepInProgress(sctx, msg, e.cfg.AckWait/3)
+		// Until recordSent has cached the ids (or this handler gives up),
+		// receipts that overtake the answer wait for them: see idWaiters.
+		defer e.idWait.submitStarted()()
 		res, subErr = smsc.Submit(sctx, smpp.Message{
 			To: rec.To, From: rec.From, Text: rec.Text,
 			Encoding: smpp.Encoding(rec.Encoding), Validity: rec.Validity, Ref: engConcatRef(rec.ID),
@@ -353,6 +356,7 @@ func (e *Engine) recordSent(ctx context.Context, rec *Message, rev uint64, smsc 
 		k := engIDKey(smsc, smpp.IDKey(p.MessageID, e.idFormat[smsc]))
 		ref := rec.ID + "/" + strconv.Itoa(i)
 		e.idCache.put(k, ref)
+		e.idWait.learnt(k)
 		f, err := e.b.JS.PublishAsync(engKVSubject(BucketSMSCIDs, k), []byte(ref))
 		if err != nil {
 			return fmt.Errorf("gateway: file smsc id: %w", err)

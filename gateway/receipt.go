@@ -62,6 +62,23 @@ func (e *Engine) handleReceipt(ctx context.Context, msg jetstream.Msg, md *jetst
 		ref, key = string(ent.Value()), k
 		break
 	}
+	if ref == "" && (md == nil || md.NumDelivered == 1) {
+		// Often the submit that will learn this id is still being
+		// recorded by this very instance: wait for it briefly (once).
+		ck := make([]string, len(keys))
+		for i, k := range keys {
+			ck[i] = engIDKey(it.SMSC, k)
+		}
+		e.idWait.wait(ctx, ck, rcptLocalWait, func() bool {
+			for i, k := range ck {
+				if v, ok := e.idCache.get(k); ok {
+					ref, key = v, keys[i]
+					return true
+				}
+			}
+			return false
+		})
+	}
 	if ref == "" {
 		e.rcptRetryOrKeep(ctx, msg, md, it, "no submitted part has this id")
 		return
