@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/oklog/ulid/v2"
+
+	"github.com/smsgw/smsgw/internal/jsonx"
 )
 
 // Event types of contract section 3. Type strings are part of the external
@@ -215,19 +217,24 @@ type webhookBody struct {
 	Data      Data   `json:"data"`
 }
 
-// WebhookBody is the JSON body delivered to a webhook endpoint.
+// WebhookBody is the JSON body delivered to a webhook endpoint: the bytes
+// json.Marshal writes for webhookBody (hand-written, see codec.go).
 func (e Event) WebhookBody() ([]byte, error) {
-	return json.Marshal(webhookBody{Type: e.Type, Timestamp: e.Timestamp, Data: e.Data})
+	return e.appendBody(append(make([]byte, 0, 384), '{')), nil
 }
 
-// Marshal encodes the envelope as stored in JetStream.
-func (e Event) Marshal() ([]byte, error) { return json.Marshal(e) }
+// Marshal encodes the envelope as stored in JetStream: the bytes
+// json.Marshal writes for e (hand-written, see codec.go).
+func (e Event) Marshal() ([]byte, error) { return e.AppendJSON(make([]byte, 0, 384)), nil }
 
-// Unmarshal decodes a stored envelope.
+// Unmarshal decodes a stored envelope. The result and the error are those
+// of json.Unmarshal (a fast path reads the usual shape, see codec.go).
 func Unmarshal(b []byte) (Event, error) {
 	var e Event
-	if err := json.Unmarshal(b, &e); err != nil {
-		return Event{}, fmt.Errorf("events: decode: %w", err)
+	dec := jsonx.NewDecoder(b)
+	e.Decode(dec)
+	if dec.Finish() {
+		return e, nil
 	}
-	return e, nil
+	return unmarshalSlow(b)
 }
