@@ -43,7 +43,7 @@ func (e *Event) appendBody(dst []byte) []byte {
 // appendJSON appends t as MarshalJSON writes it.
 func (t Time) appendJSON(dst []byte) []byte {
 	dst = append(dst, '"')
-	dst = t.UTC().AppendFormat(dst, TimeLayout)
+	dst = jsonx.AppendUTCMillis(dst, t.Time)
 	return append(dst, '"')
 }
 

@@ -29,13 +29,8 @@ const engMissingRecordTries = 5
 func (e *Engine) handleSubmit(ctx context.Context, msg jetstream.Msg) {
 	// SubmitRequest with its record decoded in the same pass (not kept as
 	// raw JSON and decoded again).
-	var req struct {
-		ID       string   `json:"id"`
-		Account  string   `json:"account"`
-		Record   *Message `json:"record,omitempty"`
-		Revision uint64   `json:"revision,omitempty"`
-	}
-	if err := json.Unmarshal(msg.Data(), &req); err != nil {
+	req, err := decodeSubmitEntry(msg.Data())
+	if err != nil {
 		// A record that does not decode is read from KV instead.
 		req.Record, req.Revision = nil, 0
 		var id SubmitRequest
@@ -56,8 +51,8 @@ func (e *Engine) handleSubmit(ctx context.Context, msg jetstream.Msg) {
 	var (
 		rec *Message
 		rev uint64
-		err error
 	)
+	err = nil
 	if attempt == 1 && req.Revision != 0 && req.Record != nil && req.Record.ID == req.ID {
 		// First delivery: the record as the API stored it (only the engine
 		// changes an accepted record, and only after taking the item).

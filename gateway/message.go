@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/smsgw/smsgw/events"
+	"github.com/smsgw/smsgw/internal/jsonx"
 )
 
 // Message statuses (contract section 2). A message starts accepted and only
@@ -96,8 +97,12 @@ type Message struct {
 	SubmitAttempts int            `json:"submit_attempts,omitempty"`
 }
 
-// MarshalRecord encodes m as stored in BucketMessages.
+// MarshalRecord encodes m as stored in BucketMessages: the bytes
+// json.Marshal writes (hand-written, see message_codec.go).
 func (m *Message) MarshalRecord() ([]byte, error) {
+	if b, ok := m.appendRecord(make([]byte, 0, 512+len(m.Text)+len(m.Events)*384)); ok {
+		return b, nil
+	}
 	b, err := json.Marshal(m)
 	if err != nil {
 		return nil, fmt.Errorf("gateway: encode message %s: %w", m.ID, err)
@@ -105,13 +110,17 @@ func (m *Message) MarshalRecord() ([]byte, error) {
 	return b, nil
 }
 
-// UnmarshalMessage decodes a record from BucketMessages.
+// UnmarshalMessage decodes a record from BucketMessages; the result and the
+// error are json.Unmarshal's (a fast path reads the usual shape, see
+// message_codec.go).
 func UnmarshalMessage(b []byte) (*Message, error) {
-	var m Message
-	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, fmt.Errorf("gateway: decode message record: %w", err)
+	m := &Message{}
+	dec := jsonx.NewDecoder(b)
+	m.decode(dec)
+	if dec.Finish() {
+		return m, nil
 	}
-	return &m, nil
+	return unmarshalMessageSlow(b)
 }
 
 // Final reports whether the message has reached a final status.

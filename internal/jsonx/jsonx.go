@@ -98,8 +98,52 @@ func TimeOK(t time.Time) bool {
 // nanoseconds, in t's own zone). Check TimeOK first.
 func AppendTime(dst []byte, t time.Time) []byte {
 	dst = append(dst, '"')
-	dst = t.AppendFormat(dst, time.RFC3339Nano)
+	if t.Location() == time.UTC {
+		dst = appendUTC(dst, t, -1)
+	} else {
+		dst = t.AppendFormat(dst, time.RFC3339Nano)
+	}
 	return append(dst, '"')
+}
+
+// AppendUTCMillis appends t in UTC as t.UTC().AppendFormat(dst,
+// "2006-01-02T15:04:05.000Z07:00") does, for years 0 to 9999.
+func AppendUTCMillis(dst []byte, t time.Time) []byte {
+	if !TimeOK(t.UTC()) {
+		return t.UTC().AppendFormat(dst, "2006-01-02T15:04:05.000Z07:00")
+	}
+	return appendUTC(dst, t.UTC(), 3)
+}
+
+// appendUTC writes a UTC time of years 0-9999 as RFC 3339 ending in Z, with
+// frac fraction digits, or (frac < 0) with nanoseconds whose trailing zeros
+// are trimmed (none at all for a whole second), as time.RFC3339Nano does.
+func appendUTC(dst []byte, t time.Time, frac int) []byte {
+	y, mo, d := t.Date()
+	h, mi, s := t.Clock()
+	dst = append(dst,
+		byte('0'+y/1000), byte('0'+y/100%10), byte('0'+y/10%10), byte('0'+y%10), '-',
+		byte('0'+mo/10), byte('0'+mo%10), '-', byte('0'+d/10), byte('0'+d%10), 'T',
+		byte('0'+h/10), byte('0'+h%10), ':', byte('0'+mi/10), byte('0'+mi%10), ':',
+		byte('0'+s/10), byte('0'+s%10))
+	ns := t.Nanosecond()
+	var buf [9]byte
+	for i := 8; i >= 0; i-- {
+		buf[i] = byte('0' + ns%10)
+		ns /= 10
+	}
+	n := frac
+	if frac < 0 {
+		n = 9
+		for n > 0 && buf[n-1] == '0' {
+			n--
+		}
+	}
+	if n > 0 {
+		dst = append(dst, '.')
+		dst = append(dst, buf[:n]...)
+	}
+	return append(dst, 'Z')
 }
 
 // AppendInt appends v in decimal.
@@ -110,15 +154,14 @@ func AppendInt(dst []byte, v int64) []byte { return strconv.AppendInt(dst, v, 10
 // returns zero values.
 type Decoder struct {
 	b      []byte
+	s      string // a copy of b: strings without escapes are slices of it
 	i      int
 	failed bool
 }
 
-// NewDecoder starts reading b.
-func NewDecoder(b []byte) *Decoder { return &Decoder{b: b} }
-
-// Reset starts reading b again with a used Decoder.
-func (d *Decoder) Reset(b []byte) { *d = Decoder{b: b} }
+// NewDecoder starts reading b. It copies b once, so the strings it returns
+// share one allocation and do not alias b.
+func NewDecoder(b []byte) *Decoder { return &Decoder{b: b, s: string(b)} }
 
 // Failed reports whether the fast path gave up (decode with encoding/json).
 func (d *Decoder) Failed() bool { return d.failed }
@@ -219,7 +262,8 @@ func (m *Members) Next() ([]byte, bool) {
 	if !d.more(&m.first, '}') {
 		return nil, false
 	}
-	raw, esc := d.stringBytes()
+	start, end, esc := d.stringSpan()
+	raw := d.b[start:end]
 	if esc && !d.failed {
 		var ok bool
 		if raw, ok = unescape(raw); !ok {
@@ -230,6 +274,19 @@ func (m *Members) Next() ([]byte, bool) {
 		return nil, false
 	}
 	return raw, true
+}
+
+// NextString is Next with the key as a string (for map keys).
+func (m *Members) NextString() (string, bool) {
+	d := m.d
+	if !d.more(&m.first, '}') {
+		return "", false
+	}
+	k := d.String()
+	if d.failed || !d.expect(':') {
+		return "", false
+	}
+	return k, true
 }
 
 // Elements iterates an array's elements.
@@ -250,53 +307,52 @@ func (e *Elements) Next() bool { return e.d.more(&e.first, ']') }
 // IsArray reports whether an array follows (without consuming it).
 func (d *Decoder) IsArray() bool { return !d.failed && d.peek() == '[' }
 
-// stringBytes reads a string and returns its raw content (between the
-// quotes) and whether it contains escapes. Control characters and invalid
-// UTF-8 fail the decode.
-func (d *Decoder) stringBytes() ([]byte, bool) {
+// stringSpan reads a string and returns where its raw content (between
+// the quotes) is in the input and whether it contains escapes. Control
+// characters and invalid UTF-8 fail the decode.
+func (d *Decoder) stringSpan() (start, end int, esc bool) {
 	if !d.expect('"') {
-		return nil, false
+		return 0, 0, false
 	}
-	start := d.i
-	esc := false
+	start = d.i
 	for d.i < len(d.b) {
 		c := d.b[d.i]
 		switch {
 		case c == '"':
-			s := d.b[start:d.i]
+			end = d.i
 			d.i++
-			return s, esc
+			return start, end, esc
 		case c == '\\':
 			esc = true
 			d.i += 2 // the escaped byte is checked when unescaping
 		case c < 0x20:
 			d.failed = true
-			return nil, false
+			return 0, 0, false
 		case c < utf8.RuneSelf:
 			d.i++
 		default:
 			r, size := utf8.DecodeRune(d.b[d.i:])
 			if r == utf8.RuneError && size == 1 {
 				d.failed = true
-				return nil, false
+				return 0, 0, false
 			}
 			d.i += size
 		}
 	}
 	d.failed = true
-	return nil, false
+	return 0, 0, false
 }
 
 // String reads a JSON string.
 func (d *Decoder) String() string {
-	raw, esc := d.stringBytes()
+	start, end, esc := d.stringSpan()
 	if d.failed {
 		return ""
 	}
 	if !esc {
-		return string(raw)
+		return d.s[start:end]
 	}
-	out, ok := unescape(raw)
+	out, ok := unescape(d.b[start:end])
 	if !ok {
 		d.failed = true
 		return ""
@@ -308,14 +364,14 @@ func (d *Decoder) String() string {
 // (escapes fail the decode: for times, whose JSON decoding does not
 // unescape either).
 func (d *Decoder) RawString() []byte {
-	raw, esc := d.stringBytes()
+	start, end, esc := d.stringSpan()
 	if esc {
 		d.failed = true
 	}
 	if d.failed {
 		return nil
 	}
-	return raw
+	return d.b[start:end]
 }
 
 // Time reads a time as time.Time.UnmarshalJSON does (strict RFC 3339).
@@ -413,12 +469,11 @@ func (d *Decoder) StringMap() map[string]string {
 	m := map[string]string{}
 	mem := d.Members()
 	for {
-		k, ok := mem.Next()
+		k, ok := mem.NextString()
 		if !ok {
 			break
 		}
-		key := string(k)
-		m[key] = d.String()
+		m[k] = d.String()
 	}
 	if d.failed {
 		return nil
