@@ -86,12 +86,7 @@ func OpenStore(ctx context.Context, cfg StoreConfig) (*Store, error) {
 	}
 	s := &Store{b: cfg.Bus, js: cfg.Bus.JS, ackTimeout: cfg.AckTimeout, log: cfg.Logger}
 	var err error
-	// Final records are written with a per-message TTL and archived in
-	// RecordsStream (store_archive.go).
-	if s.messages, _, err = openTTLBucket(ctx, cfg.Bus, MessagesBucketConfig()); err != nil {
-		return nil, fmt.Errorf("gateway: store: %w", err)
-	}
-	if _, err = cfg.Bus.Stream(ctx, RecordsStreamConfig()); err != nil {
+	if s.messages, err = cfg.Bus.KV(ctx, MessagesBucketConfig()); err != nil {
 		return nil, fmt.Errorf("gateway: store: %w", err)
 	}
 	if s.idem, err = cfg.Bus.KV(ctx, jetstream.KeyValueConfig{
@@ -276,10 +271,7 @@ func dropped(ctx context.Context, err error) error {
 }
 
 // Message returns the record of id. Records of other accounts are the
-// caller's business (the API compares Account and answers 404). A record
-// that left BucketMessages after it became final (messages.final_record_ttl)
-// is read from RecordsStream: same record, revision 0 (it can no longer be
-// updated).
+// caller's business (the API compares Account and answers 404).
 func (s *Store) Message(ctx context.Context, id string) (*Message, uint64, error) {
 	if !validKeyToken(id) {
 		return nil, 0, ErrNotFound
@@ -291,13 +283,7 @@ func (s *Store) Message(ctx context.Context, id string) (*Message, uint64, error
 	defer stop()
 	e, err := s.messages.Get(ctx, id)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		actx, cancel := context.WithTimeout(ctx, s.ackTimeout)
-		defer cancel()
-		m, err := archivedMessage(actx, s.b.NC, id, s.log)
-		if err != nil && !errors.Is(err, ErrNotFound) {
-			return nil, 0, storeUnavailable("get archived message", dropped(ctx, err))
-		}
-		return m, 0, err
+		return nil, 0, ErrNotFound
 	}
 	if err != nil {
 		return nil, 0, storeUnavailable("get message", dropped(ctx, err))
