@@ -124,3 +124,42 @@ func TestBenchAgainstGateway(t *testing.T) {
 		t.Fatalf("webhooks left: %+v %v", l, err)
 	}
 }
+
+// CountFinals answers the same list from a running count; it must agree
+// with looking every id up, before and after finals arrive, and for a new
+// list.
+func TestReceiverCountFinals(t *testing.T) {
+	r := &Receiver{seen: map[string]struct{}{}, finals: map[string]Final{}, notify: make(chan struct{}, 1)}
+	final := func(msg string) {
+		r.record("w-"+msg, events.Event{Type: events.MessageDelivered, Data: events.Data{MessageID: msg}}, time.Now())
+	}
+	naive := func(ids []string) int {
+		n := 0
+		for _, id := range ids {
+			if _, ok := r.finals[id]; ok {
+				n++
+			}
+		}
+		return n
+	}
+	final("a")
+	ids := []string{"a", "b", "c", "b"}
+	for step, f := range []string{"", "b", "x", "c", "c"} {
+		if f != "" {
+			final(f)
+		}
+		if got, want := r.CountFinals(ids), naive(ids); got != want {
+			t.Fatalf("step %d: %d, want %d", step, got, want)
+		}
+	}
+	other := []string{"c", "x", "y"}
+	if got, want := r.CountFinals(other), naive(other); got != want || got != 2 {
+		t.Fatalf("new list: %d, want %d", got, want)
+	}
+	if got := r.CountFinals(ids[:2]); got != 2 {
+		t.Fatalf("shorter list: %d, want 2", got)
+	}
+	if got := r.CountFinals(nil); got != 0 {
+		t.Fatalf("no ids: %d", got)
+	}
+}
