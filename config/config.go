@@ -250,6 +250,15 @@ type Messages struct {
 	// IDTTL is how long the SMSC message id → message mapping is kept to
 	// match late receipts. Default 72h; at least 1m.
 	IDTTL time.Duration `mapstructure:"id_ttl"`
+	// FinalRecordTTL is how long a message's record stays in the
+	// sms_messages bucket, and each part's SMSC id in sms_smsc_ids, once
+	// it is final (delivered, undelivered or failed). The final record is
+	// archived in the SMS_RECORDS stream (30 days) first, and
+	// GET /v1/messages/{id} answers from there afterwards; a receipt that
+	// comes later than this for a final message is kept in SMS_UNMATCHED.
+	// Keeps memory flat at a sustained rate (docs/NATS.md). Default 1m;
+	// 1s to 720h.
+	FinalRecordTTL time.Duration `mapstructure:"final_record_ttl"`
 }
 
 // Inbound configures mobile-originated messages.
@@ -383,6 +392,7 @@ func Default() Config {
 			SubmitAttempts: 5,
 			SubmitWorkers:  64,
 			IDTTL:          72 * time.Hour,
+			FinalRecordTTL: time.Minute,
 		},
 		Inbound: Inbound{
 			ReplyWindow:       168 * time.Hour,

@@ -385,6 +385,8 @@ func TestValidateBadValues(t *testing.T) {
 		{"messages.submit_attempts", func(c *Config) { c.Messages.SubmitAttempts = 0 }},
 		{"messages.submit_workers", func(c *Config) { c.Messages.SubmitWorkers = 0 }},
 		{"messages.id_ttl", func(c *Config) { c.Messages.IDTTL = time.Second }},
+		{"messages.final_record_ttl", func(c *Config) { c.Messages.FinalRecordTTL = 0 }},
+		{"messages.final_record_ttl", func(c *Config) { c.Messages.FinalRecordTTL = 721 * time.Hour }},
 		{"inbound.default_account", func(c *Config) { c.Inbound.DefaultAccount = "nobody" }},
 		{"inbound.reply_window", func(c *Config) { c.Inbound.ReplyWindow = 0 }},
 		{"inbound.reassembly_timeout", func(c *Config) { c.Inbound.ReassemblyTimeout = 0 }},

@@ -80,6 +80,7 @@ func (c Config) validate(ps *Problems) {
 	intRange(ps, "messages.submit_attempts", c.Messages.SubmitAttempts, 1, 100)
 	intRange(ps, "messages.submit_workers", c.Messages.SubmitWorkers, 1, 4096)
 	durRange(ps, "messages.id_ttl", c.Messages.IDTTL, time.Minute, 0)
+	durRange(ps, "messages.final_record_ttl", c.Messages.FinalRecordTTL, time.Second, 720*time.Hour)
 
 	if a := c.Inbound.DefaultAccount; a != "" && !accounts[a] {
 		ps.add("inbound.default_account", "unknown account %q", a)

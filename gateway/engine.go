@@ -164,6 +164,7 @@ func (c *EngineConfig) defaults() error {
 		m.SubmitAttempts = 5
 	}
 	setDur(&m.IDTTL, 72*time.Hour)
+	setDur(&m.FinalRecordTTL, time.Minute)
 	in := &c.Config.Inbound
 	setDur(&in.ReplyWindow, 168*time.Hour)
 	setDur(&in.ReassemblyTimeout, 24*time.Hour)
@@ -221,6 +222,7 @@ type Engine struct {
 	idCache                     *engCache[string]
 	idWait                      idWaiters // receipts waiting for an id this instance is learning
 	pendingSent                 sync.Map  // message id → chan closed once its sent record is written
+	fin                         engFinal  // how final records leave the hot buckets (engine_ttl.go)
 	submitCons, inboundCons     jetstream.Consumer
 
 	mu       sync.Mutex
@@ -443,6 +445,9 @@ func (e *Engine) setupNATS(ctx context.Context) error {
 		return err
 	}
 	if e.kvMO, err = engOpenKV(ctx, e.b, jetstream.KeyValueConfig{Bucket: BucketMOParts, History: 1, TTL: e.cfg.Config.Inbound.ReassemblyTimeout}); err != nil {
+		return err
+	}
+	if err = e.setupFinal(ctx); err != nil {
 		return err
 	}
 	consumer := func(s jetstream.Stream, name string) (jetstream.Consumer, error) {

@@ -412,14 +412,15 @@ func (e *Engine) eventMsg(m *Message, ev events.Event) (*nats.Msg, error) {
 	return &nats.Msg{Subject: events.Subject(m.Account, ev.Type), Data: body, Header: h}, nil
 }
 
-// failMessage publishes message.failed, records it and acknowledges the
-// work item.
+// failMessage publishes message.failed, records it (archived, and
+// expiring from sms_messages: see updateRecord) and acknowledges the work
+// item.
 func (e *Engine) failMessage(ctx context.Context, msg jetstream.Msg, rec *Message, rev uint64, smsc string, status *int, why string, log interface {
 	Warn(string, ...any)
 }) {
 	now := e.now()
 	var ev *events.Event
-	_, err := e.updateMessage(ctx, rec.ID, rec, rev, func(m *Message) (bool, error) {
+	_, err := e.updateRecord(ctx, rec.ID, rec, rev, func(m *Message) (bool, error) {
 		if m.Status != StatusAccepted {
 			return false, nil
 		}

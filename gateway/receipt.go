@@ -100,10 +100,22 @@ func (e *Engine) handleReceipt(ctx context.Context, msg jetstream.Msg, md *jetst
 		t.Stop()
 	}
 	res, err := e.applyReceipt(ctx, msgID, part, key, format, it)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		// A final record leaves sms_messages after
+		// messages.final_record_ttl (archived in SMS_RECORDS): a receipt
+		// for it is a duplicate.
+		final, aerr := e.archivedFinal(ctx, msgID)
+		switch {
+		case aerr != nil:
+			err = aerr
+		case final:
+			res, err = rcptDuplicate, nil
+		default:
+			e.rcptKeep(ctx, msg, it, "message record gone")
+			return
+		}
+	}
 	switch {
-	case errors.Is(err, jetstream.ErrKeyNotFound):
-		e.rcptKeep(ctx, msg, it, "message record gone")
-		return
 	case err != nil:
 		if ctx.Err() == nil {
 			e.log.Warn("gateway receipt not recorded, will retry", "smsc", it.SMSC, "message_id", msgID, "err", err)
@@ -118,6 +130,10 @@ func (e *Engine) handleReceipt(ctx context.Context, msg jetstream.Msg, md *jetst
 	case rcptStale:
 		e.rcptKeep(ctx, msg, it, "id of a superseded submit of "+msgID)
 		return
+	}
+	if r.Final {
+		// The part is final: its id need not outlive the record.
+		e.expireID(engIDKey(it.SMSC, key), ref)
 	}
 	e.m.receipts.WithLabelValues(it.SMSC, r.Stat).Inc()
 	_ = msg.Ack()
@@ -139,7 +155,9 @@ func (e *Engine) applyReceipt(ctx context.Context, msgID string, part int, idKey
 	// again. Parts only ever become final, so a stale copy never makes the
 	// message look final before the fresh one would.
 	cached, rev := e.cachedMessage(msgID)
-	_, err := e.updateMessage(ctx, msgID, cached, rev, func(m *Message) (bool, error) {
+	// updateRecord: the write that makes the message final archives the
+	// record and lets it expire from sms_messages (engine_ttl.go).
+	_, err := e.updateRecord(ctx, msgID, cached, rev, func(m *Message) (bool, error) {
 		res, latency = rcptApplied, -1
 		if m.Status == StatusAccepted || len(m.PartIDs) == 0 {
 			res = rcptEarly

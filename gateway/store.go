@@ -86,7 +86,12 @@ func OpenStore(ctx context.Context, cfg StoreConfig) (*Store, error) {
 	}
 	s := &Store{b: cfg.Bus, js: cfg.Bus.JS, ackTimeout: cfg.AckTimeout, log: cfg.Logger}
 	var err error
-	if s.messages, err = cfg.Bus.KV(ctx, MessagesBucketConfig()); err != nil {
+	// Final records are written with a per-message TTL and archived in
+	// RecordsStream (store_archive.go).
+	if s.messages, _, err = openTTLBucket(ctx, cfg.Bus, MessagesBucketConfig()); err != nil {
+		return nil, fmt.Errorf("gateway: store: %w", err)
+	}
+	if _, err = cfg.Bus.Stream(ctx, RecordsStreamConfig()); err != nil {
 		return nil, fmt.Errorf("gateway: store: %w", err)
 	}
 	if s.idem, err = cfg.Bus.KV(ctx, jetstream.KeyValueConfig{
@@ -271,7 +276,10 @@ func dropped(ctx context.Context, err error) error {
 }
 
 // Message returns the record of id. Records of other accounts are the
-// caller's business (the API compares Account and answers 404).
+// caller's business (the API compares Account and answers 404). A record
+// that left BucketMessages after it became final (messages.final_record_ttl)
+// is read from RecordsStream: same record, revision 0 (it can no longer be
+// updated).
 func (s *Store) Message(ctx context.Context, id string) (*Message, uint64, error) {
 	if !validKeyToken(id) {
 		return nil, 0, ErrNotFound
@@ -283,7 +291,13 @@ func (s *Store) Message(ctx context.Context, id string) (*Message, uint64, error
 	defer stop()
 	e, err := s.messages.Get(ctx, id)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return nil, 0, ErrNotFound
+		actx, cancel := context.WithTimeout(ctx, s.ackTimeout)
+		defer cancel()
+		m, err := archivedMessage(actx, s.b.NC, id, s.log)
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return nil, 0, storeUnavailable("get archived message", dropped(ctx, err))
+		}
+		return m, 0, err
 	}
 	if err != nil {
 		return nil, 0, storeUnavailable("get message", dropped(ctx, err))
