@@ -38,7 +38,7 @@ func (e *Engine) deliverHandler(name string) smpp.Handler {
 			// might be stored after we told the SMSC to retry.
 			return smpp.StatusRxTAppn
 		}
-		body, err := json.Marshal(inboundItem{SMSC: name, ReceivedAt: e.now().UTC(), Inbound: in})
+		body, err := marshalInboundItem(&inboundItem{SMSC: name, ReceivedAt: e.now().UTC(), Inbound: in})
 		if err != nil {
 			e.log.Error("gateway deliver_sm not encodable", "smsc", name, "err", err)
 			return smpp.StatusRxPAppn
@@ -86,7 +86,7 @@ func moDedupeID(smsc string, in smpp.Inbound) string {
 // handleInbound processes one stored deliver_sm.
 func (e *Engine) handleInbound(ctx context.Context, msg jetstream.Msg) {
 	var it inboundItem
-	if err := json.Unmarshal(msg.Data(), &it); err != nil {
+	if err := unmarshalInboundItem(msg.Data(), &it); err != nil {
 		e.log.Error("gateway inbound item unreadable, dropped", "subject", msg.Subject(), "err", err)
 		_ = msg.Term()
 		return

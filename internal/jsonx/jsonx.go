@@ -446,6 +446,19 @@ func (d *Decoder) Uint(bits int) uint64 {
 	return v
 }
 
+// Null consumes a null and reports whether there was one.
+func (d *Decoder) Null() bool {
+	if d.failed || d.peek() != 'n' {
+		return false
+	}
+	if len(d.b)-d.i >= 4 && string(d.b[d.i:d.i+4]) == "null" {
+		d.i += 4
+		return true
+	}
+	d.failed = true
+	return false
+}
+
 // Bool reads true or false.
 func (d *Decoder) Bool() bool {
 	if d.failed {
