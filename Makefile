@@ -45,6 +45,9 @@ bench: build
 # The soak runs `smsgw serve` as its own process, so the RSS trend is the
 # server's alone (bench's own bookkeeping grows with every message).
 SOAK_PORT ?= 18181
+# A bounded recipient population (see PERFORMANCE.md "Memory"): per-destination
+# state (sms_last_sent) is bounded by recipients, not by messages.
+SOAK_RECIPIENTS ?= 10000
 bench-soak: build
 	@d=$$(mktemp -d); \
 	SMSGW_DATA_DIR=$$d SMSGW_HTTP_ADDR=127.0.0.1:$(SOAK_PORT) SMSGW_NATS_LISTEN= \
@@ -52,7 +55,7 @@ bench-soak: build
 	  SMSGW_SIMULATOR_RECEIPT_DELAY=0s SMSGW_LOG_LEVEL=warn $(BIN) serve >$$d/serve.log 2>&1 & pid=$$!; \
 	for i in $$(seq 1 100); do curl -fs http://127.0.0.1:$(SOAK_PORT)/readyz >/dev/null 2>&1 && break; sleep 0.2; done; \
 	$(BIN) bench --api-url http://127.0.0.1:$(SOAK_PORT) --api-key demo-key --gateway-pid $$pid \
-	  --duration $(or $(BENCH_SOAK),10m) --rate 1000 --wait 2m -q; rc=$$?; \
+	  --duration $(or $(BENCH_SOAK),10m) --rate 1000 --recipients $(SOAK_RECIPIENTS) --wait 2m -q; rc=$$?; \
 	kill $$pid; wait $$pid; rm -rf $$d; exit $$rc
 
 # Each fuzz target for FUZZTIME (go test allows one -fuzz target per run).

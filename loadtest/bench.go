@@ -27,6 +27,10 @@ type BenchConfig struct {
 	// "+4477009". Endings the simulator turns into a failure (1400, 1404,
 	// 1408, 1409, 1410, 1499) are skipped, so every message is deliverable.
 	ToPrefix string
+	// Recipients > 0 cycles through that many distinct destinations (a
+	// recipient population: per-destination state such as sms_last_sent
+	// stays bounded by it); 0 gives every message its own destination.
+	Recipients int
 	// Text of every message. Default "smsgw bench".
 	Text string
 	// Timeout is how long to wait for the final events after the last
@@ -118,6 +122,26 @@ func Destinations(prefix string, n int) ([]string, error) {
 	return out, nil
 }
 
+// benchDestinations is the destination of each of n messages: Destinations
+// when recipients is 0, else that many of them in turn.
+func benchDestinations(prefix string, n, recipients int) ([]string, error) {
+	if recipients < 0 {
+		return nil, fmt.Errorf("%w: recipients must be >= 0", ErrConfig)
+	}
+	if recipients == 0 || recipients >= n {
+		return Destinations(prefix, n)
+	}
+	pop, err := Destinations(prefix, recipients)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, n)
+	for i := range out {
+		out[i] = pop[i%recipients]
+	}
+	return out, nil
+}
+
 func deliverable(num string) bool {
 	for _, e := range badEndings {
 		if strings.HasSuffix(num, e) {
@@ -152,7 +176,7 @@ func Bench(ctx context.Context, cfg BenchConfig) (*Report, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	tos, err := Destinations(cfg.ToPrefix, cfg.N)
+	tos, err := benchDestinations(cfg.ToPrefix, cfg.N, cfg.Recipients)
 	if err != nil {
 		return nil, err
 	}

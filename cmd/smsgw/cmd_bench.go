@@ -27,7 +27,7 @@ func newBenchCmd() *cobra.Command {
 		Long: "bench starts its own webhook receiver on 127.0.0.1 (every delivery's signature is verified with the\n" +
 			"Standard Webhooks library), registers it through POST /v1/webhooks for message.delivered,\n" +
 			"message.undelivered and message.failed, submits N messages (unique, deliverable destinations from\n" +
-			"--to-prefix), waits for every final event (--timeout) and deletes the endpoint.\n\n" +
+			"--to-prefix; --recipients cycles through that many instead), waits for every final event (--timeout) and deletes the endpoint.\n\n" +
 			"It prints accepted/s (submit phase), end-to-end messages/s (first submit → last final webhook),\n" +
 			"latency percentiles from submit to webhook receipt, lost messages (accepted, no final event by the\n" +
 			"timeout), duplicates (a webhook-id twice; distinct webhook-ids with a final event for one message),\n" +
@@ -52,6 +52,7 @@ func newBenchCmd() *cobra.Command {
 	f.Int("concurrency", 16, "requests in flight")
 	f.Int("batch", 0, "messages per batch request (1-1000; 0: single submits)")
 	f.String("to-prefix", "+4477009", "destination prefix; digits are appended (simulator failure endings skipped)")
+	f.Int("recipients", 0, "distinct destinations to cycle through (0: a new one per message)")
 	f.String("text", "smsgw bench", "message text")
 	f.Duration("wait", 60*time.Second, "how long to wait for final events after the last submit")
 	f.Int("gateway-pid", 0, "report this process's peak RSS (VmHWM)")
@@ -76,6 +77,7 @@ func runBench(cmd *cobra.Command, _ []string) error {
 	bc.Concurrency, _ = f.GetInt("concurrency")
 	bc.Batch, _ = f.GetInt("batch")
 	bc.ToPrefix, _ = f.GetString("to-prefix")
+	bc.Recipients, _ = f.GetInt("recipients")
 	bc.Text, _ = f.GetString("text")
 	bc.Timeout, _ = f.GetDuration("wait")
 	bc.GatewayPID, _ = f.GetInt("gateway-pid")
@@ -93,8 +95,8 @@ func runBench(cmd *cobra.Command, _ []string) error {
 	serve, _ := f.GetBool("serve")
 	asJSON, _ := f.GetBool("json")
 	quiet, _ := f.GetBool("quiet")
-	if bc.N <= 0 || bc.Rate < 0 || bc.Concurrency < 1 || bc.Batch < 0 || bc.Batch > client.MaxBatch || bc.Timeout <= 0 {
-		return usageErr("bench: want --n > 0, --rate >= 0, --concurrency >= 1, --batch 0-%d, --wait > 0", client.MaxBatch)
+	if bc.N <= 0 || bc.Rate < 0 || bc.Concurrency < 1 || bc.Batch < 0 || bc.Batch > client.MaxBatch || bc.Timeout <= 0 || bc.Recipients < 0 {
+		return usageErr("bench: want --n > 0, --rate >= 0, --concurrency >= 1, --batch 0-%d, --wait > 0, --recipients >= 0", client.MaxBatch)
 	}
 	ctx := cmd.Context()
 
