@@ -60,6 +60,12 @@ func (a *API) replay(w http.ResponseWriter, r *http.Request) {
 			"the endpoint is disabled; enable it (PATCH enabled=true) before replaying to it"))
 		return
 	}
+	// The endpoint's direct consumer must exist before its first event
+	// is published (PublishDirect).
+	if err := EnsureDirectConsumer(r.Context(), a.bus.JS, ep.ID); err != nil {
+		a.fail(w, r, err)
+		return
+	}
 	var res ReplayResult
 	if req.DeadLetter {
 		res, err = a.replayDeadLetters(r.Context(), ep)
@@ -195,7 +201,8 @@ func (a *API) replayDeadLetters(ctx context.Context, ep Endpoint) (ReplayResult,
 }
 
 // publishReplay stores e for ep alone; its id, and so the webhook-id the
-// receiver dedupes on, stays the original event's.
+// receiver dedupes on, stays the original event's. The caller made sure
+// ep's direct consumer exists.
 func (a *API) publishReplay(ctx context.Context, ep Endpoint, e events.Event) error {
 	h := nats.Header{}
 	h.Set(events.HeaderEndpointID, ep.ID)

@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"strconv"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -53,6 +55,9 @@ func BenchmarkDeliverColdStart(b *testing.B) {
 }
 
 func benchDeliver(b *testing.B, endpoints, inFlight int, cold bool) {
+	if v, _ := strconv.Atoi(os.Getenv("BENCH_INFLIGHT")); v > 0 && endpoints > 1 {
+		inFlight = v
+	}
 	bs := openBus(b, bus.Config{})
 	store := openStore(b, bs)
 	var got, want atomic.Int64

@@ -7,10 +7,12 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -71,8 +73,10 @@ type Bridge struct {
 	rnd   func() float64
 	m     *dlvMetrics
 
-	alog   *attemptLog
-	stream jetstream.Stream
+	alog           *attemptLog
+	stream         jetstream.Stream // SMS_EVENTS
+	callbackStream jetstream.Stream // SMS_CALLBACKS
+	directSub      *nats.Subscription
 
 	runCtx     context.Context // fetching, watching, monitoring
 	runCancel  context.CancelFunc
@@ -84,8 +88,10 @@ type Bridge struct {
 	endpoints map[string]Endpoint
 	workers   map[string]*conWorker
 	callback  *conWorker
-	started   bool
-	closing   bool
+	// directSeen: endpoints known to have a direct consumer.
+	directSeen map[string]bool
+	started    bool
+	closing    bool
 
 	stall     atomic.Pointer[error]
 	closeOnce sync.Once
@@ -139,6 +145,8 @@ func New(cfg Config) (*Bridge, error) {
 		endpoints: map[string]Endpoint{},
 		workers:   map[string]*conWorker{},
 		closed:    make(chan struct{}),
+
+		directSeen: map[string]bool{},
 	}
 	if b.log == nil {
 		b.log = slog.New(slog.DiscardHandler)
@@ -202,6 +210,34 @@ func (b *Bridge) Start(ctx context.Context) error {
 		return fmt.Errorf("bridge: start: %w", err)
 	}
 	b.stream = st
+	if b.callbackStream, err = b.bus.CallbacksStream(ctx); err != nil {
+		return fmt.Errorf("bridge: start: %w", err)
+	}
+	// Direct consumers: follow new ones from now on, then list those
+	// there are, so workers start with theirs.
+	if err := b.subscribeDirect(); err != nil {
+		return fmt.Errorf("bridge: start: %w", err)
+	}
+	names, err := b.listConsumers(ctx)
+	if err != nil {
+		return fmt.Errorf("bridge: start: %w", err)
+	}
+	for _, n := range names {
+		if id, ok := strings.CutPrefix(n, DirectConsumerPrefix); ok {
+			b.mu.Lock()
+			b.directSeen[id] = true
+			b.mu.Unlock()
+		}
+		if n == CallbackConsumer {
+			// An earlier version's callback consumer took every event of
+			// SMS_EVENTS; callback_url deliveries come from SMS_CALLBACKS
+			// now, and it would only keep a backlog.
+			if err := st.DeleteConsumer(ctx, n); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
+				return fmt.Errorf("bridge: start: delete the old %s: %w", n, err)
+			}
+			b.log.Info("old callback consumer on "+events.StreamName+" deleted", "consumer", n)
+		}
+	}
 
 	changes, err := b.store.Watch(b.runCtx)
 	if err != nil {
@@ -263,9 +299,13 @@ func (b *Bridge) Close(ctx context.Context) error {
 		if b.callback != nil {
 			ws = append(ws, b.callback)
 		}
+		sub := b.directSub
 		b.mu.Unlock()
 
 		b.runCancel()
+		if sub != nil {
+			_ = sub.Unsubscribe()
+		}
 		done := make(chan struct{})
 		go func() {
 			for _, w := range ws {

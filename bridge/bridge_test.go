@@ -372,7 +372,7 @@ func TestDeadLetterThenReplay(t *testing.T) {
 
 	// Replay: the endpoint is back; the dead letter is re-sent to it alone.
 	up.Store(true)
-	if _, err := b.PublishDirect(context.Background(), ep.ID, dl.Event, nil); err != nil {
+	if err := PublishDirect(context.Background(), b, ep.ID, dl.Event, nil); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "the replay", 10*time.Second, func() bool { return len(rc.delivered()[e.ID]) == 1 })

@@ -22,7 +22,12 @@ const (
 	// ConsumerPrefix starts the durable consumer name of every endpoint:
 	// "wh_<endpoint id>".
 	ConsumerPrefix = "wh_"
-	// CallbackConsumer is the durable consumer of callback_url deliveries.
+	// DirectConsumerPrefix starts the durable consumer name of an
+	// endpoint's direct events (replays): "whd_<endpoint id>".
+	DirectConsumerPrefix = "whd_"
+	// CallbackConsumer is the durable consumer of callback_url deliveries,
+	// on SMS_CALLBACKS (an earlier version kept one of the same name on
+	// SMS_EVENTS: Start deletes that).
 	CallbackConsumer = "wh_callback"
 
 	conCallbackID = CallbackTarget
@@ -38,13 +43,32 @@ const (
 	conHeartbeat = time.Second
 )
 
-// ConsumerName is the durable consumer of endpoint id on SMS_EVENTS.
+// ConsumerName is the durable consumer of endpoint id's account events on
+// SMS_EVENTS.
 func ConsumerName(id string) string { return ConsumerPrefix + id }
 
-// conWorker delivers one endpoint's events (or every callback_url's): one
-// durable pull consumer, one fetch loop, at most cap(sem) deliveries at a
-// time. Separate workers share nothing but the HTTP transport, so a slow
-// endpoint never holds up another.
+// DirectConsumerName is the durable consumer of the events published for
+// endpoint id alone (sms.direct.<id>.>, replays) on SMS_EVENTS. It exists
+// only once something was published there (see PublishDirect).
+func DirectConsumerName(id string) string { return DirectConsumerPrefix + id }
+
+// conKind is what a conLoop consumes.
+type conKind int
+
+const (
+	conMain     conKind = iota // wh_<id>: the account's events
+	conDirect                  // whd_<id>: events for this endpoint alone
+	conCallback                // wh_callback on SMS_CALLBACKS
+)
+
+// errConDirectGone ends a direct loop whose consumer does not exist.
+var errConDirectGone = errors.New("bridge: direct consumer gone")
+
+// conWorker delivers one endpoint's events (or every callback_url's): a
+// fetch loop on its durable pull consumer (and, once something was
+// published for the endpoint alone, one on its direct consumer), at most
+// cap(sem) deliveries at a time over both. Separate workers share nothing
+// but the HTTP transport, so a slow endpoint never holds up another.
 type conWorker struct {
 	b        *Bridge
 	id       string
@@ -54,8 +78,9 @@ type conWorker struct {
 	sem      chan struct{}
 	ackWait  time.Duration
 
-	cons        jetstream.Consumer // owned by the fetch loop
-	consMu      sync.Mutex
+	main        *conLoop
+	loopMu      sync.Mutex
+	direct      *conLoop     // nil until the endpoint has a direct consumer
 	paused      atomic.Int64 // unix nanos until which nothing is sent
 	progress    atomic.Int64 // unix nanos of the last finished delivery
 	healthBusy  atomic.Bool
@@ -63,11 +88,58 @@ type conWorker struct {
 	fetchCancel context.CancelFunc
 	workCtx     context.Context
 	workCancel  context.CancelFunc
-	fetchDone   chan struct{}
-	ready       chan struct{} // closed once the consumer exists
-	readyOnce   sync.Once
 	handlers    sync.WaitGroup
 	log         *slog.Logger
+}
+
+// conLoop keeps one Consume subscription of a worker on one durable
+// consumer.
+type conLoop struct {
+	w         *conWorker
+	kind      conKind
+	stream    jetstream.Stream
+	mu        sync.Mutex
+	cons      jetstream.Consumer // owned by run
+	done      chan struct{}
+	ready     chan struct{} // closed once the consumer exists
+	readyOnce sync.Once
+}
+
+func (w *conWorker) newLoop(kind conKind, st jetstream.Stream) *conLoop {
+	return &conLoop{w: w, kind: kind, stream: st, done: make(chan struct{}), ready: make(chan struct{})}
+}
+
+// loops are the worker's running fetch loops.
+func (w *conWorker) loops() []*conLoop {
+	w.loopMu.Lock()
+	defer w.loopMu.Unlock()
+	if w.direct != nil {
+		return []*conLoop{w.main, w.direct}
+	}
+	return []*conLoop{w.main}
+}
+
+// startDirect starts the loop on the endpoint's direct consumer unless it
+// runs or the worker is stopping.
+func (w *conWorker) startDirect() {
+	if w.callback {
+		return
+	}
+	w.loopMu.Lock()
+	defer w.loopMu.Unlock()
+	if w.direct != nil || w.fetchCtx.Err() != nil {
+		return
+	}
+	l := w.newLoop(conDirect, w.b.stream)
+	w.direct = l
+	go func() {
+		l.run()
+		w.loopMu.Lock()
+		if w.direct == l {
+			w.direct = nil
+		}
+		w.loopMu.Unlock()
+	}()
 }
 
 // conStart starts a worker; b.mu is held.
@@ -77,14 +149,12 @@ func (b *Bridge) conStart(id string, ep Endpoint, callback bool) *conWorker {
 		conc = b.cfg.CallbackConcurrency
 	}
 	w := &conWorker{
-		b:         b,
-		id:        id,
-		callback:  callback,
-		sem:       make(chan struct{}, conc),
-		limiter:   rate.NewLimiter(rate.Inf, 1),
-		fetchDone: make(chan struct{}),
-		ready:     make(chan struct{}),
-		log:       b.log.With("endpoint_id", id),
+		b:        b,
+		id:       id,
+		callback: callback,
+		sem:      make(chan struct{}, conc),
+		limiter:  rate.NewLimiter(rate.Inf, 1),
+		log:      b.log.With("endpoint_id", id),
 	}
 	w.ep.Store(&ep)
 	w.setRate(ep.RateLimit)
@@ -92,7 +162,15 @@ func (b *Bridge) conStart(id string, ep Endpoint, callback bool) *conWorker {
 	w.progress.Store(b.now().UnixNano())
 	w.fetchCtx, w.fetchCancel = context.WithCancel(b.runCtx)
 	w.workCtx, w.workCancel = context.WithCancel(b.workCtx)
-	go w.run()
+	if callback {
+		w.main = w.newLoop(conCallback, b.callbackStream)
+	} else {
+		w.main = w.newLoop(conMain, b.stream)
+	}
+	go w.main.run()
+	if !callback && b.directSeen[id] {
+		w.startDirect()
+	}
 	return w
 }
 
@@ -100,9 +178,9 @@ func (b *Bridge) conStart(id string, ep Endpoint, callback bool) *conWorker {
 // events published from now on reach it even when it starts at "new".
 func (w *conWorker) waitReady(ctx context.Context) {
 	select {
-	case <-w.ready:
+	case <-w.main.ready:
 	case <-ctx.Done():
-	case <-w.fetchDone:
+	case <-w.main.done:
 	}
 }
 
@@ -137,7 +215,10 @@ func (w *conWorker) stop(abort bool) {
 	if abort {
 		w.workCancel()
 	}
-	<-w.fetchDone
+	// No direct loop starts once fetchCtx is done.
+	for _, l := range w.loops() {
+		<-l.done
+	}
 	w.handlers.Wait()
 	w.workCancel()
 }
@@ -250,17 +331,20 @@ func (b *Bridge) conApply(c EndpointChange, wait bool) *conWorker {
 			delete(b.workers, c.ID)
 		}
 	}
+	if stop != nil {
+		delete(b.directSeen, c.ID)
+	}
 	b.mu.Unlock()
 	if started != nil && wait {
 		ctx, cancel := context.WithTimeout(b.runCtx, 10*time.Second)
 		started.waitReady(ctx)
 		cancel()
 	}
-	if refilter != nil && refilter.consumer() != nil {
+	if refilter != nil && refilter.main.consumer() != nil {
 		// The event types changed: ensure updates the consumer's filter
 		// (events already taken are still checked by resolve).
 		ctx, cancel := context.WithTimeout(b.runCtx, 10*time.Second)
-		if _, err := refilter.ensure(ctx); err != nil && b.runCtx.Err() == nil {
+		if _, err := refilter.main.ensure(ctx); err != nil && b.runCtx.Err() == nil {
 			b.log.Warn("consumer filter not updated", "endpoint_id", c.ID, "err", err)
 		}
 		cancel()
@@ -274,27 +358,33 @@ func (b *Bridge) conApply(c EndpointChange, wait bool) *conWorker {
 	stop.stop(true)
 	ctx, cancel := context.WithTimeout(b.runCtx, 10*time.Second)
 	defer cancel()
-	if err := b.stream.DeleteConsumer(ctx, ConsumerName(c.ID)); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) && b.runCtx.Err() == nil {
-		b.log.Warn("consumer not deleted", "endpoint_id", c.ID, "err", err)
+	for _, name := range []string{ConsumerName(c.ID), DirectConsumerName(c.ID)} {
+		if err := b.stream.DeleteConsumer(ctx, name); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) && b.runCtx.Err() == nil {
+			b.log.Warn("consumer not deleted", "endpoint_id", c.ID, "consumer", name, "err", err)
+		}
 	}
 	b.log.Info("endpoint stopped", "endpoint_id", c.ID, "deleted", c.Op == EndpointDeleted)
 	return nil
 }
 
-// consumerConfig is the durable consumer a worker fetches from.
-func (w *conWorker) consumerConfig() jetstream.ConsumerConfig {
+// consumerConfig is the durable consumer the loop fetches from.
+func (l *conLoop) consumerConfig() jetstream.ConsumerConfig {
+	w := l.w
 	b := w.b
-	if w.callback {
+	switch l.kind {
+	case conCallback:
 		return jetstream.ConsumerConfig{
 			Durable:       CallbackConsumer,
 			Description:   "smsgw callback_url deliveries",
-			FilterSubject: events.StreamSubjects,
+			FilterSubject: events.CallbackStreamSubjects,
 			AckPolicy:     jetstream.AckExplicitPolicy,
 			AckWait:       w.ackWait,
 			MaxDeliver:    -1,
 			MaxAckPending: max(b.cfg.MaxAckPending, 4*cap(w.sem)),
 			DeliverPolicy: jetstream.DeliverNewPolicy,
 		}
+	case conDirect:
+		return directConsumerConfig(w.id, w.ackWait, b.cfg.MaxAckPending)
 	}
 	ep := w.ep.Load()
 	cfg := jetstream.ConsumerConfig{
@@ -315,19 +405,37 @@ func (w *conWorker) consumerConfig() jetstream.ConsumerConfig {
 	return cfg
 }
 
+// directConsumerConfig is endpoint id's direct consumer (one filter
+// subject: sms.direct.<id>.>). Whoever publishes there first creates it
+// (PublishDirect, with defaults); the bridge's worker sets its ack wait and
+// MaxAckPending.
+func directConsumerConfig(id string, ackWait time.Duration, maxAckPending int) jetstream.ConsumerConfig {
+	return jetstream.ConsumerConfig{
+		Durable:       DirectConsumerName(id),
+		Description:   "smsgw webhook endpoint " + id + ": replays",
+		FilterSubject: events.DirectPrefix + id + ".>",
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       ackWait,
+		MaxDeliver:    -1,
+		MaxAckPending: maxAckPending,
+		DeliverPolicy: jetstream.DeliverNewPolicy,
+	}
+}
+
 // conFilterSubjects are the subjects an endpoint's consumer takes: its
-// account's events of the types it subscribed to (so JetStream never hands
-// the worker an event it would only acknowledge unsent, e.g. message.sent
-// for an endpoint of final events), and every event addressed to it alone.
-// JetStream refuses overlapping filters, so a wildcard absorbs the types it
-// covers.
+// account's events of the types it subscribed to, so JetStream never hands
+// the worker an event it would only acknowledge unsent (e.g. message.sent
+// for an endpoint of final events). JetStream refuses overlapping filters,
+// so a wildcard absorbs the types it covers. Events for the endpoint alone
+// (sms.direct.<id>.>) have their own consumer: with one filter subject
+// ("*", the common case) JetStream's next-message lookup is its cheap
+// single-filter path, not the multi-filter intersection.
 func conFilterSubjects(ep Endpoint) []string {
 	base := events.SubjectPrefix + ep.Account + "."
-	direct := events.DirectPrefix + ep.ID + ".>"
 	wild := map[string]bool{}
 	for _, f := range ep.Events {
 		if f == FilterAll {
-			return []string{base + ">", direct}
+			return []string{base + ">"}
 		}
 		if p, ok := strings.CutSuffix(f, "*"); ok {
 			wild[p] = true
@@ -348,16 +456,32 @@ func conFilterSubjects(ep Endpoint) []string {
 		// No filter at all would mean every subject of the stream.
 		out = append(out, base+">")
 	}
-	return append(out, direct)
+	return out
 }
 
-// ensure creates the worker's consumer, or updates the mutable settings of
-// an existing one (another instance, or an earlier run, made it).
-func (w *conWorker) ensure(ctx context.Context) (jetstream.Consumer, error) {
-	want := w.consumerConfig()
-	st := w.b.stream
+// conFilters are a config's filter subjects, whichever field holds them.
+func conFilters(c jetstream.ConsumerConfig) []string {
+	if len(c.FilterSubjects) > 0 {
+		return c.FilterSubjects
+	}
+	if c.FilterSubject != "" {
+		return []string{c.FilterSubject}
+	}
+	return nil
+}
+
+// ensure creates the loop's consumer, or updates the mutable settings of
+// an existing one (another instance, or an earlier run, made it). A direct
+// consumer is never created here: errConDirectGone when there is none.
+func (l *conLoop) ensure(ctx context.Context) (jetstream.Consumer, error) {
+	w := l.w
+	want := l.consumerConfig()
+	st := l.stream
 	c, err := st.Consumer(ctx, want.Durable)
 	if errors.Is(err, jetstream.ErrConsumerNotFound) {
+		if l.kind == conDirect {
+			return nil, errConDirectGone
+		}
 		c, err = st.CreateConsumer(ctx, want)
 		if errors.Is(err, jetstream.ErrConsumerExists) {
 			c, err = st.Consumer(ctx, want.Durable)
@@ -369,13 +493,20 @@ func (w *conWorker) ensure(ctx context.Context) (jetstream.Consumer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bridge: consumer %s: %w", want.Durable, err)
 	}
-	cur := c.CachedInfo().Config
-	if cur.AckWait != want.AckWait || cur.MaxAckPending != want.MaxAckPending ||
-		strings.Join(cur.FilterSubjects, " ") != strings.Join(want.FilterSubjects, " ") {
-		cur.AckWait, cur.MaxAckPending, cur.FilterSubjects = want.AckWait, want.MaxAckPending, want.FilterSubjects
-		if len(want.FilterSubjects) > 0 {
-			cur.FilterSubject = ""
+	info := c.CachedInfo()
+	cur := info.Config
+	curFilters, wantFilters := conFilters(cur), conFilters(want)
+	if l.kind == conMain && slices.ContainsFunc(curFilters, func(f string) bool { return strings.HasPrefix(f, events.DirectPrefix) }) {
+		// Made by an earlier version, which took the endpoint's direct
+		// events here too: hand those not yet acknowledged to a direct
+		// consumer before the filter drops them.
+		if err := w.b.migrateDirect(ctx, w.id, info.AckFloor.Stream+1); err != nil {
+			return nil, err
 		}
+	}
+	if cur.AckWait != want.AckWait || cur.MaxAckPending != want.MaxAckPending || !slices.Equal(curFilters, wantFilters) {
+		cur.AckWait, cur.MaxAckPending = want.AckWait, want.MaxAckPending
+		cur.FilterSubject, cur.FilterSubjects = want.FilterSubject, want.FilterSubjects
 		if c, err = st.UpdateConsumer(ctx, cur); err != nil {
 			return nil, fmt.Errorf("bridge: update consumer %s: %w", want.Durable, err)
 		}
@@ -383,19 +514,19 @@ func (w *conWorker) ensure(ctx context.Context) (jetstream.Consumer, error) {
 	return c, nil
 }
 
-func (w *conWorker) consumer() jetstream.Consumer {
-	w.consMu.Lock()
-	defer w.consMu.Unlock()
-	return w.cons
+func (l *conLoop) consumer() jetstream.Consumer {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.cons
 }
 
-func (w *conWorker) setConsumer(c jetstream.Consumer) {
-	w.consMu.Lock()
-	w.cons = c
-	w.consMu.Unlock()
+func (l *conLoop) setConsumer(c jetstream.Consumer) {
+	l.mu.Lock()
+	l.cons = c
+	l.mu.Unlock()
 }
 
-// run keeps a Consume subscription on the worker's consumer: JetStream
+// run keeps a Consume subscription on the loop's consumer: JetStream
 // keeps up to cap(sem) events pulled ahead (refilled in the background, so
 // fetching overlaps delivering) and the callback starts one goroutine per
 // event once a delivery slot is free. While every slot is busy the callback
@@ -404,8 +535,10 @@ func (w *conWorker) setConsumer(c jetstream.Consumer) {
 // holds exactly PullMaxMessages entries, and a heartbeat or status arriving
 // while every slot was busy made it drop an event as a slow consumer and
 // stop pulling until heartbeats went missing (the ~30 s bench stall).
-func (w *conWorker) run() {
-	defer close(w.fetchDone)
+// A direct loop ends when its consumer is gone.
+func (l *conLoop) run() {
+	defer close(l.done)
+	w := l.w
 	ctx := w.fetchCtx
 	backoff := 100 * time.Millisecond
 	fail := func(what string, err error) {
@@ -444,15 +577,18 @@ func (w *conWorker) run() {
 		go w.handle(msg)
 	}
 	for ctx.Err() == nil {
-		cons := w.consumer()
+		cons := l.consumer()
 		if cons == nil {
-			c, err := w.ensure(ctx)
+			c, err := l.ensure(ctx)
+			if errors.Is(err, errConDirectGone) {
+				return
+			}
 			if err != nil {
 				fail("consumer not ready", err)
 				continue
 			}
-			w.setConsumer(c)
-			w.readyOnce.Do(func() { close(w.ready) })
+			l.setConsumer(c)
+			l.readyOnce.Do(func() { close(l.ready) })
 			cons = c
 		}
 		var gone atomic.Bool
@@ -467,7 +603,7 @@ func (w *conWorker) run() {
 			}))
 		if err != nil {
 			if conGone(err) {
-				w.setConsumer(nil)
+				l.setConsumer(nil)
 			}
 			fail("fetch failed", err)
 			continue
@@ -482,7 +618,10 @@ func (w *conWorker) run() {
 			// The consumer was deleted or the connection closed: make sure
 			// it exists again, then resume.
 			if gone.Load() {
-				w.setConsumer(nil)
+				l.setConsumer(nil)
+				if l.kind == conDirect {
+					continue // ensure ends the loop if it is really gone
+				}
 			}
 			fail("fetch failed", errors.New("consume ended"))
 		}
@@ -570,7 +709,7 @@ func (w *conWorker) resolve(msg jetstream.Msg, ev events.Event) (conTarget, bool
 		if u == "" {
 			return conTarget{}, false
 		}
-		account, _, err := events.ParseSubject(subj)
+		account, _, err := events.ParseCallbackSubject(subj)
 		if err != nil || account == events.UnassignedAccount {
 			return conTarget{}, false
 		}
@@ -800,11 +939,17 @@ func (w *conWorker) setFailingSince(ctx context.Context, failing bool) {
 }
 
 // conMonitor samples every consumer for the queue-depth gauge and stall
-// detection.
+// detection, and now and then looks for direct consumers the advisory
+// subscription missed.
 func (b *Bridge) conMonitor() {
 	defer b.loops.Done()
 	every := min(max(b.cfg.Settings.StallTimeout/4, 50*time.Millisecond), 15*time.Second)
+	var listed time.Time
 	for conSleep(b.runCtx, every) {
+		if time.Since(listed) >= conDirectScan {
+			listed = time.Now()
+			b.scanDirect()
+		}
 		b.mu.Lock()
 		ws := make([]*conWorker, 0, len(b.workers)+1)
 		for _, w := range b.workers {
@@ -817,19 +962,21 @@ func (b *Bridge) conMonitor() {
 		var depth uint64
 		var stalled error
 		for _, w := range ws {
-			c := w.consumer()
-			if c == nil {
-				continue
-			}
-			ctx, cancel := context.WithTimeout(b.runCtx, 5*time.Second)
-			info, err := c.Info(ctx)
-			cancel()
-			if err != nil {
-				continue
-			}
-			depth += info.NumPending + uint64(info.NumAckPending)
-			if stalled == nil {
-				stalled = w.stalled(info)
+			for _, l := range w.loops() {
+				c := l.consumer()
+				if c == nil {
+					continue
+				}
+				ctx, cancel := context.WithTimeout(b.runCtx, 5*time.Second)
+				info, err := c.Info(ctx)
+				cancel()
+				if err != nil {
+					continue
+				}
+				depth += info.NumPending + uint64(info.NumAckPending)
+				if stalled == nil {
+					stalled = w.stalled(info)
+				}
 			}
 		}
 		b.m.queueDepth.Set(float64(depth))
