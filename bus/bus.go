@@ -58,6 +58,9 @@ type Bus struct {
 	log *slog.Logger
 
 	closeOnce sync.Once
+
+	pubOnce   sync.Once
+	publisher *publisher // see publish.go
 }
 
 // Open connects to NATS (starting the embedded server first when cfg.URL is
@@ -344,7 +347,7 @@ func (b *Bus) publishEvent(ctx context.Context, subject string, e events.Event, 
 	if msg.Header.Get(jetstream.MsgIDHeader) == "" {
 		msg.Header.Set(jetstream.MsgIDHeader, e.ID)
 	}
-	ack, err := b.JS.PublishMsg(ctx, msg)
+	ack, err := b.Publish(ctx, msg)
 	if err != nil {
 		return nil, fmt.Errorf("bus: publish %s: %w", subject, err)
 	}

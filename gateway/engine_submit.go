@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/smsgw/smsgw/bus"
 	"github.com/smsgw/smsgw/events"
 	"github.com/smsgw/smsgw/smpp"
 )
@@ -285,7 +286,7 @@ func (e *Engine) updateMessage(ctx context.Context, id string, m *Message, rev u
 		if err != nil {
 			return nil, err
 		}
-		nrev, err := e.kvMsgs.Update(ctx, id, b, rev)
+		nrev, err := e.b.KVUpdate(ctx, BucketMessages, id, b, rev)
 		if err == nil {
 			if m.Final() {
 				e.recCache.del(id)
@@ -346,20 +347,22 @@ func (e *Engine) recordSent(ctx context.Context, rec *Message, rev uint64, smsc 
 	apply(preview)
 	ev := seqMessageEvent(preview, events.MessageSent, 1, now)
 
-	futures := make([]jetstream.PubAckFuture, 0, len(res.Parts)+2)
+	futures := make([]*bus.PubFuture, 0, len(res.Parts)+3)
 	for i, p := range res.Parts {
 		k := engIDKey(smsc, smpp.IDKey(p.MessageID, e.idFormat[smsc]))
 		ref := rec.ID + "/" + strconv.Itoa(i)
 		e.idCache.put(k, ref)
 		e.idWait.learnt(k)
-		f, err := e.b.JS.PublishAsync(engKVSubject(BucketSMSCIDs, k), []byte(ref))
+		f, err := e.b.PublishAsync(&nats.Msg{Subject: engKVSubject(BucketSMSCIDs, k), Data: []byte(ref)})
 		if err != nil {
+			bus.CancelAll(futures)
 			return fmt.Errorf("gateway: file smsc id: %w", err)
 		}
 		futures = append(futures, f)
 	}
-	f, err := e.b.JS.PublishAsync(engKVSubject(BucketLastSent, engLastSentKey(rec.Account, rec.To)), []byte(rec.ID))
+	f, err := e.b.PublishAsync(&nats.Msg{Subject: engKVSubject(BucketLastSent, engLastSentKey(rec.Account, rec.To)), Data: []byte(rec.ID)})
 	if err != nil {
+		bus.CancelAll(futures)
 		return fmt.Errorf("gateway: remember last sent: %w", err)
 	}
 	futures = append(futures, f)
@@ -367,17 +370,20 @@ func (e *Engine) recordSent(ctx context.Context, rec *Message, rev uint64, smsc 
 	// Nats-Msg-Id = event id), but without waiting for it alone.
 	evMsg, err := e.eventMsg(rec, ev)
 	if err != nil {
+		bus.CancelAll(futures)
 		return err
 	}
 	start := time.Now()
-	if f, err = e.b.JS.PublishMsgAsync(evMsg); err != nil {
+	if f, err = e.b.PublishAsync(evMsg); err != nil {
+		bus.CancelAll(futures)
 		return fmt.Errorf("gateway: publish %s: %w", ev.Type, err)
 	}
 	futures = append(futures, f)
 	if rec.CallbackURL != "" {
 		// The callback worker's copy (see bus.PublishEvent).
 		cb := &nats.Msg{Subject: events.CallbackSubject(rec.Account, ev.Type), Data: evMsg.Data, Header: evMsg.Header}
-		if f, err = e.b.JS.PublishMsgAsync(cb); err != nil {
+		if f, err = e.b.PublishAsync(cb); err != nil {
+			bus.CancelAll(futures)
 			return fmt.Errorf("gateway: publish %s callback copy: %w", ev.Type, err)
 		}
 		futures = append(futures, f)
@@ -495,15 +501,12 @@ func (e *Engine) publishAccountEvent(ctx context.Context, account string, ev eve
 }
 
 // engWaitFutures waits for every asynchronous publish to be acknowledged.
-func engWaitFutures(ctx context.Context, fs []jetstream.PubAckFuture) error {
-	for _, f := range fs {
-		select {
-		case <-f.Ok():
-		case err := <-f.Err():
-			return fmt.Errorf("gateway: store: %w", err)
-		case <-ctx.Done():
+func engWaitFutures(ctx context.Context, fs []*bus.PubFuture) error {
+	if err := bus.WaitAll(ctx, fs); err != nil {
+		if ctx.Err() != nil {
 			return ctx.Err()
 		}
+		return fmt.Errorf("gateway: store: %w", err)
 	}
 	return nil
 }

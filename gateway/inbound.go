@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/fiorix/go-smpp/smpp/pdu"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/smsgw/smsgw/events"
@@ -49,16 +50,16 @@ func (e *Engine) deliverHandler(name string) smpp.Handler {
 		}
 		pctx, cancel := context.WithTimeout(ctx, e.cfg.PublishTimeout)
 		start := time.Now()
-		var opts []jetstream.PublishOpt
+		m := &nats.Msg{Subject: subj, Data: body}
 		if !in.IsReceipt {
 			// An SMSC that missed our answer (a dropped connection) sends
 			// the same MO again; the content-derived id lets JetStream keep
 			// one (within SMS_INBOUND's duplicate window), so the reply is
 			// one message.inbound, not two. Receipts need not: a repeated
 			// receipt finds its part already final.
-			opts = append(opts, jetstream.WithMsgID(moDedupeID(name, in)))
+			m.Header = nats.Header{jetstream.MsgIDHeader: []string{moDedupeID(name, in)}}
 		}
-		_, err = e.b.JS.Publish(pctx, subj, body, opts...)
+		_, err = e.b.Publish(pctx, m)
 		cancel()
 		e.m.publish.WithLabelValues("inbound").Observe(time.Since(start).Seconds())
 		if err != nil {

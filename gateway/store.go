@@ -163,7 +163,7 @@ func (s *Store) Accept(ctx context.Context, msgs []*Message) []error {
 
 	// Phase 1: records. Expected last subject sequence 0 makes each a
 	// create: a duplicate id can never overwrite a record.
-	futs := make([]jetstream.PubAckFuture, len(msgs))
+	futs := make([]*bus.PubFuture, len(msgs))
 	bodies := make([][]byte, len(msgs))
 	for i, m := range msgs {
 		body, err := m.MarshalRecord()
@@ -172,8 +172,10 @@ func (s *Store) Accept(ctx context.Context, msgs []*Message) []error {
 			continue
 		}
 		bodies[i] = body
-		futs[i], errs[i] = s.js.PublishAsync(kvSubject(BucketMessages, m.ID), body,
-			jetstream.WithExpectLastSequencePerSubject(0))
+		futs[i], errs[i] = s.b.PublishAsync(&nats.Msg{
+			Subject: kvSubject(BucketMessages, m.ID), Data: body,
+			Header: nats.Header{jetstream.ExpectedLastSubjSeqHeader: []string{"0"}},
+		})
 		if errs[i] != nil {
 			errs[i] = storeUnavailable("store message", errs[i])
 		}
@@ -182,7 +184,7 @@ func (s *Store) Accept(ctx context.Context, msgs []*Message) []error {
 
 	// Phase 2: queue what was stored.
 	stored := make([]bool, len(msgs))
-	futs = make([]jetstream.PubAckFuture, len(msgs))
+	futs = make([]*bus.PubFuture, len(msgs))
 	for i, m := range msgs {
 		if errs[i] != nil {
 			continue
@@ -191,7 +193,7 @@ func (s *Store) Accept(ctx context.Context, msgs []*Message) []error {
 		// The record and its revision ride along, so the engine's first
 		// attempt need not read back what was just written.
 		body := appendSubmitRequest(make([]byte, 0, 64+len(bodies[i])), m.ID, m.Account, bodies[i], revs[i])
-		futs[i], errs[i] = s.js.PublishMsgAsync(&nats.Msg{
+		futs[i], errs[i] = s.b.PublishAsync(&nats.Msg{
 			Subject: SubmitSubject(m.Account), Data: body,
 			Header: nats.Header{jetstream.MsgIDHeader: []string{m.ID}},
 		})
@@ -217,21 +219,21 @@ func (s *Store) Accept(ctx context.Context, msgs []*Message) []error {
 
 // awaitAcks waits for every future and returns the stream sequence each
 // was stored at (0 where it failed); for a KV put that is its revision.
-func (s *Store) awaitAcks(ctx context.Context, op string, futs []jetstream.PubAckFuture, errs []error) []uint64 {
+func (s *Store) awaitAcks(ctx context.Context, op string, futs []*bus.PubFuture, errs []error) []uint64 {
 	seqs := make([]uint64, len(futs))
 	for i, f := range futs {
 		if f == nil || errs[i] != nil {
+			f.Cancel()
 			continue
 		}
-		select {
-		case a := <-f.Ok():
-			if a != nil {
-				seqs[i] = a.Sequence
-			}
-		case err := <-f.Err():
-			errs[i] = storeUnavailable(op, err)
-		case <-ctx.Done():
+		a, err := f.Wait(ctx)
+		switch {
+		case err == nil:
+			seqs[i] = a.Sequence
+		case ctx.Err() != nil:
 			errs[i] = storeUnavailable(op, context.Cause(ctx))
+		default:
+			errs[i] = storeUnavailable(op, err)
 		}
 	}
 	return seqs
