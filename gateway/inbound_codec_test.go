@@ -19,7 +19,7 @@ func codecInboundItems() []inboundItem {
 				Stat: "DELIVRD", Err: "000", Text: "hello <&>", MessageState: 2, Final: true, Delivered: true}}},
 		{SMSC: "sim", ReceivedAt: at.In(time.FixedZone("x", 3600)), Inbound: smpp.Inbound{From: "447700900123", To: "12345",
 			FromTON: 1, FromNPI: 1, ToTON: 255, DataCoding: 8, ESMClass: 0x40, Text: "stop \"now\" 😀\n",
-			Concat: &smpp.ConcatInfo{Ref: 65535, Total: 3, Seq: 2},
+			Concat:  &smpp.ConcatInfo{Ref: 65535, Total: 3, Seq: 2},
 			Receipt: smpp.Receipt{NetworkErrorCode: []byte{3, 0, 1}}}},
 		{Inbound: smpp.Inbound{Receipt: smpp.Receipt{NetworkErrorCode: []byte{}}}},
 	}
