@@ -365,9 +365,13 @@ func TestDeadLetterThenReplay(t *testing.T) {
 	if n := len(rc.requests()); n != 4 {
 		t.Errorf("%d attempts before the dead letter, want 1 + 3 retries", n)
 	}
-	recs, _ := RecentAttempts(context.Background(), b.JS, ep.ID, 1)
-	if len(recs) != 1 || recs[0].Outcome != OutcomeDeadLetter {
-		t.Errorf("last attempt %+v, want dead_letter", recs)
+	var recs []AttemptRecord
+	waitFor(t, "the attempt records", 5*time.Second, func() bool {
+		recs, _ = RecentAttempts(context.Background(), b.JS, ep.ID, 0)
+		return len(recs) == 4
+	})
+	if recs[0].Outcome != OutcomeDeadLetter {
+		t.Errorf("last attempt %+v, want dead_letter", recs[0])
 	}
 
 	// Replay: the endpoint is back; the dead letter is re-sent to it alone.
@@ -486,9 +490,13 @@ func TestCallbackURL(t *testing.T) {
 	if len(r) != 1 || r[0].id != e.ID {
 		t.Fatalf("callback got %+v", r)
 	}
-	recs, err := RecentAttempts(context.Background(), b.JS, CallbackTarget, 0)
-	if err != nil || len(recs) != 1 || recs[0].Outcome != OutcomeDelivered || !strings.HasSuffix(recs[0].URL, "/cb") {
-		t.Errorf("callback attempts %+v, %v", recs, err)
+	var recs []AttemptRecord
+	waitFor(t, "the callback's attempt record", 5*time.Second, func() bool {
+		recs, _ = RecentAttempts(context.Background(), b.JS, CallbackTarget, 0)
+		return len(recs) > 0
+	})
+	if len(recs) != 1 || recs[0].Outcome != OutcomeDelivered || !strings.HasSuffix(recs[0].URL, "/cb") {
+		t.Errorf("callback attempts %+v", recs)
 	}
 }
 
