@@ -139,3 +139,18 @@ func (s *Store) optCacheFresh(c *optCache) {
 		c.mu.Unlock()
 	}
 }
+
+// hasCached answers Has from the watched copy alone, without blocking;
+// ok is false when Has must be asked (copy not fresh or not started,
+// NATS down, a key that cannot be one).
+func (s *Store) hasCached(account, number string) (has, ok bool) {
+	k, err := optOutKey(account, number)
+	if err != nil || s.connected() != nil {
+		return false, false
+	}
+	s.optCacheStart()
+	if s.oc == nil {
+		return false, false
+	}
+	return s.oc.lookup(k, time.Now())
+}
