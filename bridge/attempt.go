@@ -220,9 +220,11 @@ func (a *attemptLog) send(endpointID string, data []byte) {
 func (a *attemptLog) sendPending() {
 	a.mu.Lock()
 	p := a.pending
-	if len(p) > 0 {
-		a.pending = make(map[string]*attemptBatch, len(p))
+	if len(p) == 0 {
+		a.mu.Unlock()
+		return
 	}
+	a.pending = make(map[string]*attemptBatch, len(p))
 	a.mu.Unlock()
 	for id, bt := range p {
 		a.send(id, bt.data)

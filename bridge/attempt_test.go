@@ -16,7 +16,7 @@ import (
 // single-record messages (the test route, earlier versions) newest first.
 func TestAttemptLogBatches(t *testing.T) {
 	b := openBus(t, bus.Config{})
-	m, err := newMetrics(nil)
+	m, err := newMetrics(nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

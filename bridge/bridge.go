@@ -157,11 +157,6 @@ func New(cfg Config) (*Bridge, error) {
 	if b.rnd == nil {
 		b.rnd = rand.Float64
 	}
-	m, err := newMetrics(cfg.Registry)
-	if err != nil {
-		return nil, fmt.Errorf("bridge: metrics: %w", err)
-	}
-	b.m = m
 	b.d = NewDeliverer(DelivererConfig{
 		AllowPrivateTargets: s.AllowPrivateTargets,
 		Timeout:             s.Timeout,
@@ -172,6 +167,11 @@ func New(cfg Config) (*Bridge, error) {
 		Logger:              b.log,
 		Now:                 b.now,
 	})
+	m, err := newMetrics(cfg.Registry, b.d.Dials)
+	if err != nil {
+		return nil, fmt.Errorf("bridge: metrics: %w", err)
+	}
+	b.m = m
 	b.runCtx, b.runCancel = context.WithCancel(context.Background())
 	b.workCtx, b.workCancel = context.WithCancel(context.Background())
 	return b, nil

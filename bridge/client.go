@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -150,21 +151,27 @@ func dlvRedactErr(err error) error {
 	return err
 }
 
-// newTransport is the keep-alive transport of the delivery client: many idle
-// connections per host (one fast endpoint takes thousands of requests a
-// second), no proxy (a proxy would hide the real target from the guard), and
-// the private-target guard on every dial unless allowPrivate.
-func newTransport(allowPrivate bool) *http.Transport {
+// newTransport is the keep-alive transport of the delivery client: every
+// connection is kept for reuse (the deliveries in flight bound how many
+// there are: bridge.max_in_flight_per_endpoint per endpoint; a cap below
+// that closed and re-dialled connections under load, e.g. 4,096 for 100
+// endpoints × 64), no proxy (a proxy would hide the real target from the
+// guard), and the private-target guard on every dial unless allowPrivate.
+// dials counts the connections opened.
+func newTransport(allowPrivate bool, dials *atomic.Int64) *http.Transport {
 	d := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
 	if !allowPrivate {
 		d.Control = guardControl
 	}
 	return &http.Transport{
-		Proxy:                 nil,
-		DialContext:           d.DialContext,
+		Proxy: nil,
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			dials.Add(1)
+			return d.DialContext(ctx, network, addr)
+		},
 		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          4096,
-		MaxIdleConnsPerHost:   512,
+		MaxIdleConns:          0,       // no total cap
+		MaxIdleConnsPerHost:   1 << 16, // nor per host (several endpoints may share one)
 		IdleConnTimeout:       90 * time.Second,
 		TLSHandshakeTimeout:   10 * time.Second,
 		ExpectContinueTimeout: time.Second,

@@ -848,7 +848,7 @@ func (w *conWorker) record(ev events.Event, attempt int, t conTarget, try dlvTry
 	if w.callback {
 		r.URL = RedactURL(t.dlv.url)
 	}
-	b.m.deliveries.WithLabelValues(outcome).Inc()
+	b.m.delivered(outcome)
 	b.m.attemptSeconds.Observe(try.latency.Seconds())
 	b.alog.publish(r)
 	// One info line per attempt (issue 7); an operator who finds that too

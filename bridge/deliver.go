@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
@@ -80,7 +81,11 @@ type Deliverer struct {
 
 	mu      sync.Mutex
 	signers map[string]*Signer // by joined secrets: decoding once per endpoint
+	dials   atomic.Int64       // connections opened by the bridge's transport
 }
+
+// Dials is how many connections the Deliverer's own transport has opened.
+func (d *Deliverer) Dials() int64 { return d.dials.Load() }
 
 // NewDeliverer builds a Deliverer.
 func NewDeliverer(cfg DelivererConfig) *Deliverer {
@@ -115,7 +120,7 @@ func NewDeliverer(cfg DelivererConfig) *Deliverer {
 	if cfg.HTTPClient != nil && cfg.HTTPClient.Transport != nil {
 		d.transport = cfg.HTTPClient.Transport
 	} else {
-		d.transport = newTransport(cfg.AllowPrivateTargets)
+		d.transport = newTransport(cfg.AllowPrivateTargets, &d.dials)
 	}
 	d.quick = newRetryClient(d.transport, cfg.QuickRetries, cfg.QuickRetryWait, 8*cfg.QuickRetryWait)
 	d.single = newRetryClient(d.transport, 0, cfg.QuickRetryWait, cfg.QuickRetryWait)
@@ -131,7 +136,12 @@ func (d *Deliverer) Close() {
 
 // signer returns the cached Signer for a secret list (newest first).
 func (d *Deliverer) signer(secrets []string) (*Signer, error) {
-	key := strings.Join(secrets, " ")
+	var key string
+	if len(secrets) == 1 {
+		key = secrets[0]
+	} else {
+		key = strings.Join(secrets, " ")
+	}
 	d.mu.Lock()
 	s, ok := d.signers[key]
 	d.mu.Unlock()

@@ -14,9 +14,25 @@ type dlvMetrics struct {
 	deadLetters      prometheus.Counter
 	disabled         prometheus.Counter
 	attemptLogErrors prometheus.Counter
+	dials            prometheus.CounterFunc
+	byOutcome        map[string]prometheus.Counter // deliveries' children, resolved once
 }
 
-func newMetrics(reg prometheus.Registerer) (*dlvMetrics, error) {
+// delivered counts one attempt of outcome.
+func (m *dlvMetrics) delivered(outcome string) {
+	if c, ok := m.byOutcome[outcome]; ok {
+		c.Inc()
+		return
+	}
+	m.deliveries.WithLabelValues(outcome).Inc()
+}
+
+// newMetrics builds the metrics; dials (nil: none) reads the connections
+// opened so far.
+func newMetrics(reg prometheus.Registerer, dials func() int64) (*dlvMetrics, error) {
+	if dials == nil {
+		dials = func() int64 { return 0 }
+	}
 	m := &dlvMetrics{
 		deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "smsgw_webhook_deliveries_total",
@@ -43,11 +59,20 @@ func newMetrics(reg prometheus.Registerer) (*dlvMetrics, error) {
 			Name: "smsgw_webhook_attempt_log_errors_total",
 			Help: "Attempt records that could not be stored in the attempts log.",
 		}),
+		dials: prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "smsgw_webhook_connections_opened_total",
+			Help: "Connections opened to webhook receivers (keep-alive: it grows with the endpoints and their concurrency, not with deliveries).",
+		}, func() float64 { return float64(dials()) }),
 	}
-	for _, o := range []string{OutcomeDelivered, OutcomeRetry, OutcomeThrottled, OutcomeDisabled, OutcomeDeadLetter} {
-		m.deliveries.WithLabelValues(o)
+	outcomes := []string{OutcomeDelivered, OutcomeRetry, OutcomeThrottled, OutcomeDisabled, OutcomeDeadLetter}
+	resolve := func() {
+		m.byOutcome = make(map[string]prometheus.Counter, len(outcomes))
+		for _, o := range outcomes {
+			m.byOutcome[o] = m.deliveries.WithLabelValues(o)
+		}
 	}
 	if reg == nil {
+		resolve()
 		return m, nil
 	}
 	var err error
@@ -57,9 +82,11 @@ func newMetrics(reg prometheus.Registerer) (*dlvMetrics, error) {
 	m.deadLetters = metricsRegister(reg, m.deadLetters, &err)
 	m.disabled = metricsRegister(reg, m.disabled, &err)
 	m.attemptLogErrors = metricsRegister(reg, m.attemptLogErrors, &err)
+	m.dials = metricsRegister(reg, m.dials, &err)
 	if err != nil {
 		return nil, err
 	}
+	resolve()
 	return m, nil
 }
 

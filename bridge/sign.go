@@ -5,8 +5,10 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
+	"hash"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 )
 
@@ -22,6 +24,16 @@ const (
 // first, so a receiver verifying with either accepts the request.
 type Signer struct {
 	keys [][]byte
+	macs []sync.Pool // per key: keyed HMAC states, Reset before reuse
+	bufs sync.Pool   // *[]byte: the signature being built
+}
+
+func (s *Signer) init() {
+	s.macs = make([]sync.Pool, len(s.keys))
+	for i, k := range s.keys {
+		s.macs[i].New = func() any { return hmac.New(sha256.New, k) }
+	}
+	s.bufs.New = func() any { b := make([]byte, 0, 64+len(s.keys)*48); return &b }
 }
 
 // NewSigner decodes secrets ("whsec_…", newest first). Empty strings are
@@ -38,6 +50,7 @@ func NewSigner(secrets ...string) (*Signer, error) {
 		}
 		s.keys = append(s.keys, k)
 	}
+	s.init()
 	return s, nil
 }
 
@@ -47,24 +60,29 @@ func (s *Signer) Signature(id string, ts int64, body []byte) string {
 	if s == nil || len(s.keys) == 0 {
 		return ""
 	}
-	prefix := make([]byte, 0, len(id)+24)
-	prefix = append(prefix, id...)
+	bp := s.bufs.Get().(*[]byte)
+	defer s.bufs.Put(bp)
+	prefix := append((*bp)[:0], id...)
 	prefix = append(prefix, '.')
 	prefix = strconv.AppendInt(prefix, ts, 10)
 	prefix = append(prefix, '.')
-	out := make([]byte, 0, len(s.keys)*48)
+	n := len(prefix)
+	out := prefix
 	var sum [sha256.Size]byte
-	for i, k := range s.keys {
-		m := hmac.New(sha256.New, k)
-		m.Write(prefix)
+	for i := range s.keys {
+		m := s.macs[i].Get().(hash.Hash)
+		m.Reset()
+		m.Write(prefix[:n])
 		m.Write(body)
 		if i > 0 {
 			out = append(out, ' ')
 		}
 		out = append(out, "v1,"...)
 		out = base64.StdEncoding.AppendEncode(out, m.Sum(sum[:0]))
+		s.macs[i].Put(m)
 	}
-	return string(out)
+	*bp = out
+	return string(out[n:])
 }
 
 // Sign sets the Standard Webhooks headers on h for a delivery of body made
