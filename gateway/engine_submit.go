@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -170,26 +171,32 @@ func (e *Engine) handleSubmit(ctx context.Context, msg jetstream.Msg) {
 }
 
 // engKeepInProgress tells JetStream every interval that msg is still being
-// worked on, until the returned stop is called (it waits) or ctx ends.
+// worked on, until the returned stop is called (after it returns, no more
+// is sent) or ctx ends. A timer, not a goroutine: almost every submit
+// stops it long before it fires.
 func engKeepInProgress(ctx context.Context, msg jetstream.Msg, every time.Duration) (stop func()) {
-	ctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		t := time.NewTicker(max(every, 10*time.Millisecond))
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				_ = msg.InProgress()
-			}
+	every = max(every, 10*time.Millisecond)
+	var (
+		mu      sync.Mutex
+		stopped bool
+		t       *time.Timer
+	)
+	mu.Lock()
+	defer mu.Unlock()
+	t = time.AfterFunc(every, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if stopped || ctx.Err() != nil {
+			return
 		}
-	}()
+		_ = msg.InProgress()
+		t.Reset(every)
+	})
 	return func() {
-		cancel()
-		<-done
+		mu.Lock()
+		stopped = true
+		mu.Unlock()
+		t.Stop()
 	}
 }
 
