@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -109,5 +110,32 @@ func TestValidateDefaults(t *testing.T) {
 		if !fields[f] {
 			t.Errorf("missing %s in %+v", f, p.Errors)
 		}
+	}
+}
+
+// The cache answers exactly what the library does, twice in a row, and
+// stays bounded.
+func TestNormalizeE164Cache(t *testing.T) {
+	for _, in := range []string{"+447700900123", " +44 7700 900123 ", "+4407700900123", "+12025550123", "+999", "07700900123"} {
+		want, werr := normalizeE164(strings.TrimSpace(in))
+		for range 2 {
+			got, err := NormalizeE164(in)
+			if got != want || (err == nil) != (werr == nil) || (err != nil && err.Error() != werr.Error()) {
+				t.Fatalf("%q: %q %v, want %q %v", in, got, err, want, werr)
+			}
+		}
+	}
+	c := newGenCache(2)
+	for i, k := range []string{"a", "b", "c", "d", "e"} {
+		c.put(k, strconv.Itoa(i))
+	}
+	if len(c.cur)+len(c.prev) > 4 {
+		t.Fatalf("%d entries, want at most 4", len(c.cur)+len(c.prev))
+	}
+	if v, ok := c.get("e"); !ok || v != "4" {
+		t.Fatal(v, ok)
+	}
+	if _, ok := c.get("a"); ok {
+		t.Fatal("oldest entry kept")
 	}
 }
