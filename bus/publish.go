@@ -1,6 +1,7 @@
 package bus
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -112,7 +113,8 @@ func (p *publisher) publish(m *nats.Msg) (*PubFuture, error) {
 	f.id = p.next
 	p.pending[f.id] = f
 	p.mu.Unlock()
-	m.Reply = p.prefix + strconv.FormatUint(f.id, 36)
+	var buf [64]byte
+	m.Reply = string(strconv.AppendUint(append(buf[:0], p.prefix...), f.id, 36))
 	if err := p.nc.PublishMsg(m); err != nil {
 		f.forget()
 		return nil, err
@@ -254,6 +256,9 @@ type pubAckAnswer struct {
 // answer is its *jetstream.APIError, an answer without a stream is
 // jetstream.ErrInvalidJSAck.
 func parsePubAck(b []byte) (jetstream.PubAck, error) {
+	if a, ok := parsePubAckFast(b); ok {
+		return a, nil
+	}
 	var a pubAckAnswer
 	dec := jsonx.NewDecoder(b)
 	mem := dec.Members()
@@ -288,4 +293,67 @@ func parsePubAck(b []byte) (jetstream.PubAck, error) {
 		return jetstream.PubAck{}, jetstream.ErrInvalidJSAck
 	}
 	return jetstream.PubAck{Stream: a.Stream, Sequence: a.Sequence, Duplicate: a.Duplicate, Domain: a.Domain}, nil
+}
+
+// parsePubAckFast reads the acknowledgement exactly as nats-server writes
+// it for a stored (or deduplicated) message:
+// {"stream":"<name>","seq":<n>} or {"stream":"<name>","seq":<n>,"duplicate": true}.
+// Anything else (errors, a domain, escapes) is left to parsePubAck.
+func parsePubAckFast(b []byte) (jetstream.PubAck, bool) {
+	const head, mid = `{"stream":"`, `","seq":`
+	if !bytes.HasPrefix(b, []byte(head)) {
+		return jetstream.PubAck{}, false
+	}
+	rest := b[len(head):]
+	end := bytes.IndexByte(rest, '"')
+	if end <= 0 || bytes.IndexByte(rest[:end], '\\') >= 0 || !bytes.HasPrefix(rest[end:], []byte(mid)) {
+		return jetstream.PubAck{}, false
+	}
+	name := rest[:end]
+	rest = rest[end+len(mid):]
+	n := 0
+	for n < len(rest) && rest[n] >= '0' && rest[n] <= '9' {
+		n++
+	}
+	if n == 0 || (n > 1 && rest[0] == '0') {
+		return jetstream.PubAck{}, false
+	}
+	seq, err := strconv.ParseUint(string(rest[:n]), 10, 64)
+	if err != nil {
+		return jetstream.PubAck{}, false
+	}
+	a := jetstream.PubAck{Sequence: seq}
+	switch tail := string(rest[n:]); tail {
+	case "}":
+	case `,"duplicate": true}`, `,"duplicate":true}`:
+		a.Duplicate = true
+	default:
+		return jetstream.PubAck{}, false
+	}
+	a.Stream = streamNames.intern(name)
+	return a, true
+}
+
+// streamNames interns stream names: every ack names one of a handful.
+var streamNames = &internTable{m: map[string]string{}}
+
+type internTable struct {
+	mu sync.RWMutex
+	m  map[string]string
+}
+
+func (t *internTable) intern(b []byte) string {
+	t.mu.RLock()
+	s, ok := t.m[string(b)]
+	t.mu.RUnlock()
+	if ok {
+		return s
+	}
+	s = string(b)
+	t.mu.Lock()
+	if len(t.m) < 1024 { // names are few; never grow without bound
+		t.m[s] = s
+	}
+	t.mu.Unlock()
+	return s
 }

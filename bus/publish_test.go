@@ -151,3 +151,28 @@ func TestParsePubAck(t *testing.T) {
 		}
 	}
 }
+
+// The fast path reads what nats-server writes and agrees with the slow one.
+func TestParsePubAckFast(t *testing.T) {
+	for _, s := range []string{
+		`{"stream":"KV_sms_messages","seq":12}`, `{"stream":"S","seq":0}`, `{"stream":"S","seq":7,"duplicate": true}`,
+		`{"stream":"S","seq":7,"duplicate":true}`, `{"stream":"S","seq":18446744073709551615}`,
+	} {
+		fast, ok := parsePubAckFast([]byte(s))
+		var a pubAckAnswer
+		if err := json.Unmarshal([]byte(s), &a); err != nil || !ok {
+			t.Fatalf("%s: fast path refused (%v)", s, err)
+		}
+		if want := (jetstream.PubAck{Stream: a.Stream, Sequence: a.Sequence, Duplicate: a.Duplicate}); fast != want {
+			t.Fatalf("%s: %+v, want %+v", s, fast, want)
+		}
+	}
+	for _, s := range []string{
+		`{"stream":"S","seq":01}`, `{"stream":"S","seq":18446744073709551616}`, `{"stream":"S","domain":"d","seq":1}`,
+		`{"stream":"a\"b","seq":1}`, `{"stream":"","seq":1}`, `{"stream":"S","seq":1,"x":1}`, `{"stream":"S","seq":}`, `{"error":{}}`,
+	} {
+		if a, ok := parsePubAckFast([]byte(s)); ok {
+			t.Errorf("%s: fast path took it: %+v", s, a)
+		}
+	}
+}
