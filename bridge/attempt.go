@@ -189,7 +189,7 @@ func (a *attemptLog) publish(r AttemptRecord) {
 	a.mu.Lock()
 	bt := a.pending[r.EndpointID]
 	if bt == nil {
-		bt = &attemptBatch{}
+		bt = &attemptBatch{data: make([]byte, 0, 1<<10)} // a record is ~300 bytes
 		a.pending[r.EndpointID] = bt
 	}
 	if bt.n > 0 {
