@@ -33,10 +33,13 @@ const (
 
 // PubFuture is a publish waiting for its acknowledgement.
 type PubFuture struct {
-	p   *publisher
-	id  uint64
-	ch  chan pubResult // buffered: the ack handler never blocks
-	res *pubResult     // once Wait has it
+	p       *publisher
+	id      uint64
+	msg     *nats.Msg      // for a retry after "no responders"
+	retries int            // retries so far (only the reply handler touches it)
+	gone    bool           // given up on (under p.mu)
+	ch      chan pubResult // buffered: the ack handler never blocks
+	res     *pubResult     // once Wait has it
 }
 
 type pubResult struct {
@@ -89,6 +92,13 @@ func (p *publisher) handle(m *nats.Msg) {
 		return // given up on
 	}
 	if len(m.Data) == 0 && m.Header.Get("Status") == "503" {
+		// No stream answered (a leader election, a stream not made yet):
+		// try again a little later, as nats.go does.
+		if f.retries < noResponderRetries {
+			f.retries++
+			time.AfterFunc(noResponderWait, func() { p.resend(f) })
+			return
+		}
 		f.ch <- pubResult{err: jetstream.ErrNoStreamResponse}
 		return
 	}
@@ -97,7 +107,9 @@ func (p *publisher) handle(m *nats.Msg) {
 }
 
 // PublishAsync stores m in JetStream without waiting: Wait on the future
-// for the acknowledgement. m.Reply is overwritten.
+// for the acknowledgement. m.Reply is overwritten; m must not change until
+// the future is resolved (a publish answered "no responders" is sent again
+// twice, 250 ms apart, as nats.go does).
 func (b *Bus) PublishAsync(m *nats.Msg) (*PubFuture, error) {
 	p, err := b.pub()
 	if err != nil {
@@ -106,8 +118,24 @@ func (b *Bus) PublishAsync(m *nats.Msg) (*PubFuture, error) {
 	return p.publish(m)
 }
 
+// resend publishes f's message again under the same id, unless f was
+// given up on meanwhile.
+func (p *publisher) resend(f *PubFuture) {
+	p.mu.Lock()
+	if f.gone {
+		p.mu.Unlock()
+		return
+	}
+	p.pending[f.id] = f
+	p.mu.Unlock()
+	if err := p.nc.PublishMsg(f.msg); err != nil {
+		f.forget()
+		f.ch <- pubResult{err: err}
+	}
+}
+
 func (p *publisher) publish(m *nats.Msg) (*PubFuture, error) {
-	f := &PubFuture{p: p, ch: make(chan pubResult, 1)}
+	f := &PubFuture{p: p, msg: m, ch: make(chan pubResult, 1)}
 	p.mu.Lock()
 	p.next++
 	f.id = p.next
@@ -125,6 +153,7 @@ func (p *publisher) publish(m *nats.Msg) (*PubFuture, error) {
 func (f *PubFuture) forget() {
 	f.p.mu.Lock()
 	delete(f.p.pending, f.id)
+	f.gone = true
 	f.p.mu.Unlock()
 }
 
@@ -184,7 +213,7 @@ func CancelAll(fs []*PubFuture) {
 const defaultPublishTimeout = 5 * time.Second
 
 // noResponderRetries and noResponderWait are nats.go's retries of a
-// synchronous publish answered "no responders" (a stream leader change).
+// publish answered "no responders" (a stream leader change).
 const (
 	noResponderRetries = 2
 	noResponderWait    = 250 * time.Millisecond
@@ -193,35 +222,23 @@ const (
 // Publish stores m in JetStream and waits for the acknowledgement, as
 // jetstream's PublishMsg does (errors wrapped the same way: an API error
 // as "nats: <error>"; no stream as jetstream.ErrNoStreamResponse, after
-// two retries 250 ms apart).
+// two retries 250 ms apart, as for PublishAsync).
 func (b *Bus) Publish(ctx context.Context, m *nats.Msg) (*jetstream.PubAck, error) {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, defaultPublishTimeout)
 		defer cancel()
 	}
-	for try := 0; ; try++ {
-		f, err := b.PublishAsync(m)
-		if err != nil {
-			return nil, err
-		}
-		ack, err := f.Wait(ctx)
-		if errors.Is(err, jetstream.ErrNoStreamResponse) && try < noResponderRetries {
-			t := time.NewTimer(noResponderWait)
-			select {
-			case <-t.C:
-				continue
-			case <-ctx.Done():
-				t.Stop()
-				return nil, ctx.Err()
-			}
-		}
-		var apiErr *jetstream.APIError
-		if errors.As(err, &apiErr) {
-			return nil, fmt.Errorf("nats: %w", apiErr)
-		}
-		return ack, err
+	f, err := b.PublishAsync(m)
+	if err != nil {
+		return nil, err
 	}
+	ack, err := f.Wait(ctx)
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) {
+		return nil, fmt.Errorf("nats: %w", apiErr)
+	}
+	return ack, err
 }
 
 // KVUpdate writes value to key of bucket if its current revision is rev,
