@@ -464,7 +464,9 @@ func (a *API) apiBatch(w http.ResponseWriter, r *http.Request) {
 
 func (a *API) apiGetMessage(w http.ResponseWriter, r *http.Request) {
 	account := httpapi.Account(r.Context())
-	m, _, err := a.store.Message(r.Context(), r.PathValue("id"))
+	// A message still queued has no record in KV yet: findMessage looks
+	// in the submit queue too.
+	m, _, err := a.store.findMessage(r.Context(), account, r.PathValue("id"))
 	switch {
 	case errors.Is(err, ErrNotFound):
 		httpapi.NotFound(w)

@@ -265,8 +265,9 @@ func TestAPISubmitAndGet(t *testing.T) {
 		t.Fatalf("location %q", r.header.Get("Location"))
 	}
 
-	// The record is durable in KV with everything the engine needs.
-	m, _, err := e.store.Message(t.Context(), id)
+	// The record is durable (queued with the submission) with everything
+	// the engine needs.
+	m, err := e.store.QueuedMessage(t.Context(), "acme", id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -279,7 +280,7 @@ func TestAPISubmitAndGet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	raw, err := s.GetLastMsgForSubject(t.Context(), SubmitSubject("acme"))
+	raw, err := s.GetLastMsgForSubject(t.Context(), SubmitEntrySubject("acme", id))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -300,7 +301,7 @@ func TestAPISubmitAndGet(t *testing.T) {
 	}
 
 	// Events the engine appends show up in order.
-	if _, err := e.store.UpdateMessage(t.Context(), id, func(m *Message) error {
+	if _, err := e.store.UpdateMessage(t.Context(), "acme", id, func(m *Message) error {
 		m.Status = StatusSent
 		m.Sequence = 1
 		m.Events = append(m.Events, apiTestEvent("message.sent", id, 1))

@@ -55,13 +55,31 @@ func (e *Engine) handleSubmit(ctx context.Context, msg jetstream.Msg) {
 		rev uint64
 	)
 	err = nil
-	if attempt == 1 && req.Revision != 0 && req.Record != nil && req.Record.ID == req.ID {
-		// First delivery: the record as the API stored it (only the engine
-		// changes an accepted record, and only after taking the item).
+	queued := req.Record != nil && req.Record.ID == req.ID
+	if attempt == 1 && queued {
+		// First delivery: the record as the API queued it; revision 0
+		// (not in KV yet: the first write creates it) unless an older
+		// API stored it first. Only the engine changes an accepted record,
+		// and only after taking the item.
 		rec, rev = req.Record, req.Revision
 	}
 	if rec == nil {
 		rec, rev, err = e.loadMessage(ctx, req.ID)
+		if errors.Is(err, jetstream.ErrKeyNotFound) && queued && req.Revision == 0 {
+			// A redelivery before anything was recorded (the attempts so
+			// far waited for a bind, or the instance died first) — or after
+			// the final record left KV (archived: a duplicate).
+			final, aerr := e.archivedFinal(ctx, req.ID)
+			switch {
+			case aerr != nil:
+				err = aerr
+			case final:
+				_ = msg.Ack()
+				return
+			default:
+				rec, rev, err = req.Record, 0, nil
+			}
+		}
 	}
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		if attempt < engMissingRecordTries {

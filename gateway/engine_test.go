@@ -181,7 +181,7 @@ func (env *engTestEnv) record(id string, cond func(*Message) bool) *Message {
 	env.t.Helper()
 	var rec *Message
 	e2eEventually(env.t, 5*time.Second, "record of "+id, func() bool {
-		m, _, err := env.store.Message(env.ctx, id)
+		m, _, err := env.store.findMessage(env.ctx, e2eAccount, id) // still queued: the entry's record
 		if err != nil {
 			env.t.Fatal(err)
 		}

@@ -21,8 +21,10 @@ const (
 
 // NATS names owned by the gateway (listed in docs/API.md and docs/NATS.md).
 const (
-	// BucketMessages holds one Message per message id (JSON), updated with
-	// optimistic concurrency (kv.Update with the read revision).
+	// BucketMessages holds one Message per message id (JSON), created by
+	// the engine when it first takes the message from SubmitStream and
+	// updated with optimistic concurrency (kv.Update with the read
+	// revision).
 	BucketMessages = "sms_messages"
 	// BucketIdempotency maps "<account>.<hashed Idempotency-Key>" to the
 	// first answer of a submit; entries expire after IdempotencyTTL.
@@ -44,15 +46,22 @@ const (
 // IdempotencyTTL is how long an Idempotency-Key is remembered.
 const IdempotencyTTL = 24 * time.Hour
 
-// SubmitSubject is the subject a message of account is queued on.
+// SubmitSubject is the subject prefix of account's queued messages
+// (entries are queued on SubmitEntrySubject).
 func SubmitSubject(account string) string { return SubmitSubjectPrefix + account }
 
+// SubmitEntrySubject is the subject message id of account is queued on:
+// one per message, so GET /v1/messages/{id} finds a message that is still
+// queued (its record is not in BucketMessages yet).
+func SubmitEntrySubject(account, id string) string { return SubmitSubjectPrefix + account + "." + id }
+
 // SubmitRequest is the payload queued on SubmitStream (Nats-Msg-Id = ID).
-// The record itself lives in BucketMessages; the queue only says "work on
-// this one". Record and Revision, when set, are the record exactly as the
-// API stored it and its KV revision: on the first delivery the engine uses
-// them instead of reading the record back (nothing but the engine changes
-// an accepted record, and a stale copy would fail its revision check).
+// Record is the accepted message's record: the queue entry is its only
+// durable copy until the engine first takes the message and creates the
+// record in BucketMessages (with expected revision 0, so only once).
+// Revision is 0 then; entries queued by older versions, which stored the
+// record in BucketMessages first, carry its KV revision (or no record at
+// all: the engine reads it from KV).
 type SubmitRequest struct {
 	ID       string          `json:"id"`
 	Account  string          `json:"account"`
@@ -70,8 +79,9 @@ type PartState struct {
 }
 
 // Message is the record of one submitted message, stored as JSON in
-// BucketMessages under its ID. The API side creates it (status accepted);
-// the engine updates it as it is submitted and receipted.
+// BucketMessages under its ID. The API side makes it (status accepted) and
+// queues it with the submission; the engine stores it in BucketMessages as
+// it is submitted and receipted.
 type Message struct {
 	ID          string            `json:"id"`
 	Account     string            `json:"account"`

@@ -146,11 +146,14 @@ func (s *Store) connected() error {
 // kvSubject is the subject a KV put of key in bucket is published to.
 func kvSubject(bucket, key string) string { return "$KV." + bucket + "." + key }
 
-// Accept durably stores each message (status accepted) and queues it on
-// SubmitStream, publishing asynchronously and waiting for every
-// acknowledgement. The record is stored before its submission is queued,
-// so the engine never sees an id without a record. It returns one error
-// per message (nil: stored and queued), in order.
+// Accept durably queues each message (status accepted) on SubmitStream,
+// its record inside the queue entry, publishing asynchronously and
+// waiting for every acknowledgement. The entry is the record's only copy
+// until the engine takes the message and stores the record in
+// BucketMessages (one JetStream write per accepted message instead of a
+// record put followed by a queue entry; GET finds a queued message in
+// SubmitStream, see QueuedMessage). It returns one error per message
+// (nil: queued), in order.
 func (s *Store) Accept(ctx context.Context, msgs []*Message) []error {
 	errs := make([]error, len(msgs))
 	if err := s.connected(); err != nil {
@@ -164,40 +167,16 @@ func (s *Store) Accept(ctx context.Context, msgs []*Message) []error {
 	ctx, stop := s.whileConnected(ctx)
 	defer stop()
 
-	// Phase 1: records. Expected last subject sequence 0 makes each a
-	// create: a duplicate id can never overwrite a record.
 	futs := make([]*bus.PubFuture, len(msgs))
-	bodies := make([][]byte, len(msgs))
 	for i, m := range msgs {
-		body, err := m.MarshalRecord()
+		record, err := m.MarshalRecord()
 		if err != nil {
 			errs[i] = err
 			continue
 		}
-		bodies[i] = body
+		body := appendSubmitRequest(make([]byte, 0, 64+len(record)), m.ID, m.Account, record, 0)
 		futs[i], errs[i] = s.b.PublishAsync(&nats.Msg{
-			Subject: kvSubject(BucketMessages, m.ID), Data: body,
-			Header: nats.Header{jetstream.ExpectedLastSubjSeqHeader: []string{"0"}},
-		})
-		if errs[i] != nil {
-			errs[i] = storeUnavailable("store message", errs[i])
-		}
-	}
-	revs := s.awaitAcks(ctx, "store message", futs, errs)
-
-	// Phase 2: queue what was stored.
-	stored := make([]bool, len(msgs))
-	futs = make([]*bus.PubFuture, len(msgs))
-	for i, m := range msgs {
-		if errs[i] != nil {
-			continue
-		}
-		stored[i] = true
-		// The record and its revision ride along, so the engine's first
-		// attempt need not read back what was just written.
-		body := appendSubmitRequest(make([]byte, 0, 64+len(bodies[i])), m.ID, m.Account, bodies[i], revs[i])
-		futs[i], errs[i] = s.b.PublishAsync(&nats.Msg{
-			Subject: SubmitSubject(m.Account), Data: body,
+			Subject: SubmitEntrySubject(m.Account, m.ID), Data: body,
 			Header: nats.Header{jetstream.MsgIDHeader: []string{m.ID}},
 		})
 		if errs[i] != nil {
@@ -205,18 +184,6 @@ func (s *Store) Accept(ctx context.Context, msgs []*Message) []error {
 		}
 	}
 	s.awaitAcks(ctx, "queue message", futs, errs)
-
-	// A record whose submission could not be queued would sit "accepted"
-	// forever; remove it (best effort) since the client got an error.
-	for i, m := range msgs {
-		if stored[i] && errs[i] != nil {
-			dctx, dcancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
-			if err := s.messages.Purge(dctx, m.ID); err != nil {
-				s.log.Warn("could not remove record of unqueued message", "message_id", m.ID, "err", err)
-			}
-			dcancel()
-		}
-	}
 	return errs
 }
 
@@ -314,13 +281,61 @@ func (s *Store) Message(ctx context.Context, id string) (*Message, uint64, error
 	return m, e.Revision(), nil
 }
 
+// QueuedMessage returns the record of id as queued on SubmitStream by
+// Accept, while the engine has not stored it in BucketMessages yet (ask
+// Message first, and again after a miss here: the engine stores the record
+// before it removes the entry). account is the caller's: another account's
+// message is not found.
+func (s *Store) QueuedMessage(ctx context.Context, account, id string) (*Message, error) {
+	if !validKeyToken(id) || !validKeyToken(account) {
+		return nil, ErrNotFound
+	}
+	if err := s.connected(); err != nil {
+		return nil, err
+	}
+	ctx, stop := s.whileConnected(ctx)
+	defer stop()
+	stream, err := s.js.Stream(ctx, SubmitStream)
+	if err != nil {
+		return nil, storeUnavailable("get queued message", dropped(ctx, err))
+	}
+	raw, err := stream.GetLastMsgForSubject(ctx, SubmitEntrySubject(account, id))
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, storeUnavailable("get queued message", dropped(ctx, err))
+	}
+	e, err := decodeSubmitEntry(raw.Data)
+	if err != nil || e.Record == nil || e.Record.ID != id {
+		return nil, ErrNotFound // not an entry of this version: its record is in KV
+	}
+	return e.Record, nil
+}
+
+// findMessage is Message, then (for account) QueuedMessage, then Message
+// again: a message is always in one of them, and the engine stores the
+// record before the queue entry goes. rev 0: not in BucketMessages.
+func (s *Store) findMessage(ctx context.Context, account, id string) (*Message, uint64, error) {
+	m, rev, err := s.Message(ctx, id)
+	if !errors.Is(err, ErrNotFound) {
+		return m, rev, err
+	}
+	if m, err := s.QueuedMessage(ctx, account, id); !errors.Is(err, ErrNotFound) {
+		return m, 0, err
+	}
+	return s.Message(ctx, id)
+}
+
 // UpdateMessage applies fn to the current record of id and writes it back
 // with optimistic concurrency, re-reading and re-applying fn when another
 // writer got there first. fn must be deterministic over its input (it may
 // run several times). An error from fn aborts the update and is returned.
-func (s *Store) UpdateMessage(ctx context.Context, id string, fn func(*Message) error) (*Message, error) {
+// A message still queued (see QueuedMessage) of account has its record
+// created.
+func (s *Store) UpdateMessage(ctx context.Context, account, id string, fn func(*Message) error) (*Message, error) {
 	for attempt := 0; ; attempt++ {
-		m, rev, err := s.Message(ctx, id)
+		m, rev, err := s.findMessage(ctx, account, id)
 		if err != nil {
 			return nil, err
 		}
@@ -331,7 +346,7 @@ func (s *Store) UpdateMessage(ctx context.Context, id string, fn func(*Message) 
 		if err != nil {
 			return nil, err
 		}
-		_, err = s.messages.Update(ctx, id, body, rev)
+		_, err = s.b.KVUpdate(ctx, BucketMessages, id, body, rev) // rev 0: create
 		if err == nil {
 			return m, nil
 		}
