@@ -42,6 +42,8 @@ type Store struct {
 
 	optOnce sync.Once
 	oc      *optCache // nil until started (or when it could not be)
+
+	watch connWatch // see whileConnected
 }
 
 // SubmitStreamConfig is the configuration of SubmitStream. Whoever creates
@@ -217,25 +219,68 @@ const connCheck = 50 * time.Millisecond
 // request or publish written just before a drop the client had not noticed
 // yet (so connected passed) is never answered: the server that got it is
 // gone. Without this, the caller would wait a whole timeout (5 s) for it
-// instead of answering 503 at once.
+// instead of answering 503 at once. One watcher per Store checks the
+// connection every connCheck while any such context is live (a goroutine
+// and a ticker per request cost more than the rest of a lookup).
 func (s *Store) whileConnected(ctx context.Context) (context.Context, context.CancelFunc) {
 	ctx, cancel := context.WithCancelCause(ctx)
-	go func() {
-		t := time.NewTicker(connCheck)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				if s.b.NC == nil || !s.b.NC.IsConnected() {
-					cancel(nats.ErrDisconnected)
-					return
-				}
+	id := s.watch.add(cancel, s.isConnected)
+	return ctx, func() {
+		s.watch.remove(id)
+		cancel(nil)
+	}
+}
+
+func (s *Store) isConnected() bool { return s.b.NC != nil && s.b.NC.IsConnected() }
+
+// connWatch cancels the registered contexts when the connection is down;
+// its goroutine runs only while some are registered.
+type connWatch struct {
+	mu      sync.Mutex
+	next    uint64
+	cancels map[uint64]context.CancelCauseFunc
+	running bool
+}
+
+func (w *connWatch) add(cancel context.CancelCauseFunc, up func() bool) uint64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.cancels == nil {
+		w.cancels = map[uint64]context.CancelCauseFunc{}
+	}
+	w.next++
+	w.cancels[w.next] = cancel
+	if !w.running {
+		w.running = true
+		go w.loop(up)
+	}
+	return w.next
+}
+
+func (w *connWatch) remove(id uint64) {
+	w.mu.Lock()
+	delete(w.cancels, id)
+	w.mu.Unlock()
+}
+
+func (w *connWatch) loop(up func() bool) {
+	t := time.NewTicker(connCheck)
+	defer t.Stop()
+	for range t.C {
+		w.mu.Lock()
+		if len(w.cancels) == 0 {
+			w.running = false
+			w.mu.Unlock()
+			return
+		}
+		if !up() {
+			for id, cancel := range w.cancels {
+				cancel(nats.ErrDisconnected)
+				delete(w.cancels, id)
 			}
 		}
-	}()
-	return ctx, func() { cancel(nil) }
+		w.mu.Unlock()
+	}
 }
 
 // dropped returns the disconnection that cancelled ctx (see
