@@ -180,6 +180,31 @@ func (f *PubFuture) Wait(ctx context.Context) (*jetstream.PubAck, error) {
 	return &f.res.ack, nil
 }
 
+// waitFor is Wait bounded by d as well: past it, the publish is forgotten
+// and the error is context.DeadlineExceeded (what a context with that
+// deadline would give).
+func (f *PubFuture) waitFor(ctx context.Context, d time.Duration) (*jetstream.PubAck, error) {
+	if f.res == nil {
+		t := time.NewTimer(d)
+		select {
+		case r := <-f.ch:
+			f.res = &r
+		case <-ctx.Done():
+			t.Stop()
+			f.forget()
+			return nil, ctx.Err()
+		case <-t.C:
+			f.forget()
+			return nil, context.DeadlineExceeded
+		}
+		t.Stop()
+	}
+	if f.res.err != nil {
+		return nil, f.res.err
+	}
+	return &f.res.ack, nil
+}
+
 // Cancel forgets a publish nobody will wait for.
 func (f *PubFuture) Cancel() {
 	if f != nil && f.res == nil {
@@ -224,16 +249,18 @@ const (
 // as "nats: <error>"; no stream as jetstream.ErrNoStreamResponse, after
 // two retries 250 ms apart, as for PublishAsync).
 func (b *Bus) Publish(ctx context.Context, m *nats.Msg) (*jetstream.PubAck, error) {
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, defaultPublishTimeout)
-		defer cancel()
-	}
 	f, err := b.PublishAsync(m)
 	if err != nil {
 		return nil, err
 	}
-	ack, err := f.Wait(ctx)
+	var ack *jetstream.PubAck
+	if _, ok := ctx.Deadline(); ok {
+		ack, err = f.Wait(ctx)
+	} else {
+		// A plain timer, not a context with a deadline: cheaper, and most
+		// callers (engine handlers) pass their long-lived context.
+		ack, err = f.waitFor(ctx, defaultPublishTimeout)
+	}
 	var apiErr *jetstream.APIError
 	if errors.As(err, &apiErr) {
 		return nil, fmt.Errorf("nats: %w", apiErr)

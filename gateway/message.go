@@ -1,8 +1,10 @@
 package gateway
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/smsgw/smsgw/events"
@@ -110,15 +112,28 @@ type Message struct {
 // MarshalRecord encodes m as stored in BucketMessages: the bytes
 // json.Marshal writes (hand-written, see message_codec.go).
 func (m *Message) MarshalRecord() ([]byte, error) {
-	if b, ok := m.appendRecord(make([]byte, 0, 512+len(m.Text)+len(m.Events)*384)); ok {
-		return b, nil
+	// Encoded into a pooled buffer, returned as an exact-size copy: a
+	// guessed capacity was either too small (grown twice) or wasted.
+	bp := recordBufs.Get().(*[]byte)
+	b, ok := m.appendRecord((*bp)[:0])
+	if ok {
+		out := bytes.Clone(b)
+		if cap(b) <= 64<<10 {
+			*bp = b
+			recordBufs.Put(bp)
+		}
+		return out, nil
 	}
+	recordBufs.Put(bp)
 	b, err := json.Marshal(m)
 	if err != nil {
 		return nil, fmt.Errorf("gateway: encode message %s: %w", m.ID, err)
 	}
 	return b, nil
 }
+
+// recordBufs are MarshalRecord's scratch buffers.
+var recordBufs = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
 
 // UnmarshalMessage decodes a record from BucketMessages; the result and the
 // error are json.Unmarshal's (a fast path reads the usual shape, see
