@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -107,7 +108,7 @@ func (e *Engine) archiveRecord(ctx context.Context, m *Message, body []byte) err
 	h := nats.Header{}
 	h.Set(recordIDHeader, m.ID)
 	start := time.Now()
-	_, err := e.b.JS.PublishMsg(ctx, &nats.Msg{Subject: recordSubject(m.Account, m.ID, created), Data: body, Header: h})
+	_, err := e.b.Publish(ctx, &nats.Msg{Subject: recordSubject(m.Account, m.ID, created), Data: body, Header: h})
 	e.m.publish.WithLabelValues("record").Observe(time.Since(start).Seconds())
 	if err != nil {
 		return fmt.Errorf("gateway: archive record %s: %w", m.ID, err)
@@ -120,8 +121,10 @@ func (e *Engine) archiveRecord(ctx context.Context, m *Message, body []byte) err
 // bucket without subject delete markers). A conflict wraps
 // jetstream.ErrKeyRevisionMismatch, as kv.Update's does.
 func (e *Engine) putFinal(ctx context.Context, id string, body []byte, rev uint64) error {
-	_, err := e.b.JS.PublishMsg(ctx, &nats.Msg{Subject: engKVSubject(BucketMessages, id), Data: body, Header: nats.Header{}},
-		jetstream.WithExpectLastSequencePerSubject(rev), jetstream.WithMsgTTL(e.fin.ttl))
+	_, err := e.b.Publish(ctx, &nats.Msg{Subject: engKVSubject(BucketMessages, id), Data: body, Header: nats.Header{
+		jetstream.ExpectedLastSubjSeqHeader: []string{strconv.FormatUint(rev, 10)},
+		jetstream.MsgTTLHeader:              []string{e.fin.ttl.String()},
+	}})
 	var apiErr *jetstream.APIError
 	if errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
 		apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant) {
@@ -138,8 +141,9 @@ func (e *Engine) expireID(kvKey, ref string) {
 	if !e.fin.ids {
 		return
 	}
-	_, err := e.b.JS.PublishMsgAsync(&nats.Msg{Subject: engKVSubject(BucketSMSCIDs, kvKey), Data: []byte(ref), Header: nats.Header{}},
-		jetstream.WithMsgTTL(e.fin.ttl))
+	f, err := e.b.PublishAsync(&nats.Msg{Subject: engKVSubject(BucketSMSCIDs, kvKey), Data: []byte(ref),
+		Header: nats.Header{jetstream.MsgTTLHeader: []string{e.fin.ttl.String()}}})
+	f.Cancel() // not waited for
 	if err != nil {
 		e.log.Debug("gateway: could not expire smsc id", "key", kvKey, "err", err)
 	}
