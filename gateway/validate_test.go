@@ -1,9 +1,12 @@
 package gateway
 
 import (
+	"math/rand/v2"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/nyaruka/phonenumbers"
 )
 
 func TestNormalizeE164(t *testing.T) {
@@ -138,4 +141,88 @@ func TestNormalizeE164Cache(t *testing.T) {
 	if _, ok := c.get("a"); ok {
 		t.Fatal("oldest entry kept")
 	}
+}
+
+// e164Fast must give exactly the number phonenumbers.Parse gives whenever
+// it answers: every country code, every length it takes, leading digits
+// that do and do not look like a national prefix.
+func TestE164FastMatchesLibrary(t *testing.T) {
+	check := func(s string) bool {
+		t.Helper()
+		fast, ok := e164Fast(s)
+		if !ok {
+			return false
+		}
+		lib, err := phonenumbers.Parse(s, "")
+		if err != nil {
+			t.Fatalf("%s: fast path answered, library refuses: %v", s, err)
+		}
+		if fast.GetCountryCode() != lib.GetCountryCode() || fast.GetNationalNumber() != lib.GetNationalNumber() ||
+			fast.ItalianLeadingZero != nil || lib.ItalianLeadingZero != nil || lib.NumberOfLeadingZeros != nil ||
+			lib.Extension != nil || lib.RawInput != nil {
+			t.Fatalf("%s: fast %v, library %v", s, fast, lib)
+		}
+		if phonenumbers.Format(fast, phonenumbers.E164) != phonenumbers.Format(lib, phonenumbers.E164) ||
+			phonenumbers.IsPossibleNumberWithReason(fast) != phonenumbers.IsPossibleNumberWithReason(lib) {
+			t.Fatalf("%s: formats or possibility differ", s)
+		}
+		return true
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	taken := 0
+	for cc := range phonenumbers.GetSupportedCallingCodes() {
+		for total := 7; total <= 15; total++ {
+			for range 12 {
+				digits := strconv.Itoa(cc)
+				for len(digits) < total {
+					digits += strconv.Itoa(rng.IntN(10))
+				}
+				if len(digits) > total {
+					continue
+				}
+				if check("+" + digits) {
+					taken++
+				}
+			}
+			// National-prefix look-alikes right after the code.
+			for _, p := range []string{"0", "1", "8", "9", "00", "15", "06"} {
+				d := strconv.Itoa(cc) + p
+				for len(d) < total {
+					d += "5"
+				}
+				if len(d) == total {
+					check("+" + d)
+				}
+			}
+		}
+	}
+	if taken < 1000 {
+		t.Fatalf("fast path took only %d numbers", taken)
+	}
+	for _, s := range []string{"+447700900123", "+14155550123", "+33612345678", "+4915123456789", "+8613800138000"} {
+		if !check(s) {
+			t.Errorf("%s: not taken by the fast path", s)
+		}
+	}
+	for _, s := range []string{"+4407700900123", "+390612345678", "+44 7700 900123", "+0447700900123", "+4477", "+1234567890123456"} {
+		if _, ok := e164Fast(s); ok {
+			t.Errorf("%s: taken by the fast path", s)
+		}
+	}
+}
+
+func FuzzE164Fast(f *testing.F) {
+	f.Add("+447700900123")
+	f.Add("+5491112345678")
+	f.Fuzz(func(t *testing.T, s string) {
+		fast, ok := e164Fast(s)
+		if !ok {
+			return
+		}
+		lib, err := phonenumbers.Parse(s, "")
+		if err != nil || fast.GetCountryCode() != lib.GetCountryCode() || fast.GetNationalNumber() != lib.GetNationalNumber() ||
+			lib.ItalianLeadingZero != nil || lib.Extension != nil {
+			t.Fatalf("%q: fast %v, library %v %v", s, fast, lib, err)
+		}
+	})
 }
