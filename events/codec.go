@@ -179,12 +179,63 @@ func decodeTime(dec *jsonx.Decoder) Time {
 	if dec.Failed() {
 		return Time{}
 	}
+	if v, ok := parseUTC(s); ok {
+		return Time{v}
+	}
 	v, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
 		dec.Fail()
 		return Time{}
 	}
 	return Time{v}
+}
+
+// parseUTC reads "YYYY-MM-DDTHH:MM:SS[.fraction]Z" (what Time writes) as
+// time.Parse(time.RFC3339Nano, s) does; ok is false for anything else,
+// out-of-range fields included (time.Parse then gives the answer).
+func parseUTC(s string) (time.Time, bool) {
+	if len(s) < 20 || s[len(s)-1] != 'Z' || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' {
+		return time.Time{}, false
+	}
+	num := func(a, b int) (int, bool) {
+		n := 0
+		for i := a; i < b; i++ {
+			c := s[i]
+			if c < '0' || c > '9' {
+				return 0, false
+			}
+			n = n*10 + int(c-'0')
+		}
+		return n, true
+	}
+	y, ok1 := num(0, 4)
+	mo, ok2 := num(5, 7)
+	d, ok3 := num(8, 10)
+	h, ok4 := num(11, 13)
+	mi, ok5 := num(14, 16)
+	sec, ok6 := num(17, 19)
+	if !ok1 || !ok2 || !ok3 || !ok4 || !ok5 || !ok6 || mo < 1 || mo > 12 || d < 1 || h > 23 || mi > 59 || sec > 59 {
+		return time.Time{}, false
+	}
+	if d > 28 && time.Date(y, time.Month(mo), d, 0, 0, 0, 0, time.UTC).Day() != d {
+		return time.Time{}, false // no such day in that month
+	}
+	ns := 0
+	switch frac := s[19 : len(s)-1]; {
+	case frac == "":
+	case len(frac) >= 2 && len(frac) <= 10 && frac[0] == '.':
+		v, ok := num(20, len(s)-1)
+		if !ok {
+			return time.Time{}, false
+		}
+		for range 10 - len(frac) {
+			v *= 10
+		}
+		ns = v
+	default:
+		return time.Time{}, false
+	}
+	return time.Date(y, time.Month(mo), d, h, mi, sec, ns, time.UTC), true
 }
 
 func decodeTimePtr(dec *jsonx.Decoder) *Time {

@@ -154,3 +154,22 @@ func BenchmarkCodec(b *testing.B) {
 		}
 	})
 }
+
+// parseUTC agrees with time.Parse wherever it answers.
+func FuzzParseUTC(f *testing.F) {
+	for _, s := range []string{"2026-11-22T10:00:04.123Z", "2026-11-22T10:00:04Z", "2024-02-29T23:59:59.999999999Z",
+		"2026-02-29T00:00:00Z", "2026-13-01T00:00:00Z", "2026-11-22T24:00:00Z", "2026-11-22T10:00:60Z", "0000-01-01T00:00:00.1Z",
+		"2026-11-22T10:00:04.Z", "2026-11-22T10:00:04.1234567890Z", "2026-11-22T10:00:04+01:00", "2026-04-31T00:00:00Z"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, ok := parseUTC(s)
+		if !ok {
+			return
+		}
+		want, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil || !reflect.DeepEqual(got, want) {
+			t.Fatalf("%q: %v, time.Parse %v %v", s, got, want, err)
+		}
+	})
+}
