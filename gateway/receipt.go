@@ -103,7 +103,10 @@ func (e *Engine) handleReceipt(ctx context.Context, msg jetstream.Msg, md *jetst
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		// A final record leaves sms_messages after
 		// messages.final_record_ttl (archived in SMS_RECORDS): a receipt
-		// for it is a duplicate.
+		// for it is a duplicate. Not archived: the engine that submitted it
+		// may not have created the record yet (it files the SMSC ids
+		// first, then creates the record as sent): retried like a receipt
+		// for a record not marked sent, then kept.
 		final, aerr := e.archivedFinal(ctx, msgID)
 		switch {
 		case aerr != nil:
@@ -111,7 +114,7 @@ func (e *Engine) handleReceipt(ctx context.Context, msg jetstream.Msg, md *jetst
 		case final:
 			res, err = rcptDuplicate, nil
 		default:
-			e.rcptKeep(ctx, msg, it, "message record gone")
+			e.rcptRetryOrKeep(ctx, msg, md, it, "message record not stored yet, or gone")
 			return
 		}
 	}
