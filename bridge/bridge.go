@@ -60,8 +60,8 @@ type Config struct {
 
 // Bridge delivers events from JetStream to webhook endpoints and
 // callback_urls. Several Bridges (processes) may run against one NATS: they
-// share each endpoint's durable consumer, so an attempt is made by one of
-// them only.
+// share the durable consumers (the shared one, each endpoint's own queue,
+// the callback one), so an attempt is made by one of them only.
 type Bridge struct {
 	cfg   Config
 	bus   *bus.Bus
@@ -88,10 +88,22 @@ type Bridge struct {
 	endpoints map[string]Endpoint
 	workers   map[string]*conWorker
 	callback  *conWorker
-	// directSeen: endpoints known to have a direct consumer.
+	sharedW   *conWorker // owner of the shared consumer's loop
+	// directSeen: endpoints known to have a direct consumer (their own
+	// queue); legacySeen: those with an earlier version's consumer.
 	directSeen map[string]bool
+	legacySeen map[string]bool
+	sfReady    bool // the shared consumer exists: legacy loops may start
 	started    bool
 	closing    bool
+
+	// The shared consumer's index: enabled endpoints' workers by account
+	// (idxMu), the highest stream sequence resolved, and its first one.
+	idxMu       sync.RWMutex
+	byAccount   map[string][]*conWorker
+	resolved    atomic.Uint64
+	sharedStart atomic.Uint64
+	sfLatency   atomic.Int64 // typical fast-path attempt, nanoseconds (sfObserve)
 
 	stall     atomic.Pointer[error]
 	closeOnce sync.Once
@@ -147,6 +159,8 @@ func New(cfg Config) (*Bridge, error) {
 		closed:    make(chan struct{}),
 
 		directSeen: map[string]bool{},
+		legacySeen: map[string]bool{},
+		byAccount:  map[string][]*conWorker{},
 	}
 	if b.log == nil {
 		b.log = slog.New(slog.DiscardHandler)
@@ -213,8 +227,9 @@ func (b *Bridge) Start(ctx context.Context) error {
 	if b.callbackStream, err = b.bus.CallbacksStream(ctx); err != nil {
 		return fmt.Errorf("bridge: start: %w", err)
 	}
-	// Direct consumers: follow new ones from now on, then list those
-	// there are, so workers start with theirs.
+	// Endpoints' own queues: follow new ones from now on, then list those
+	// there are (and an earlier version's per-endpoint consumers, to
+	// drain), so workers start with theirs.
 	if err := b.subscribeDirect(); err != nil {
 		return fmt.Errorf("bridge: start: %w", err)
 	}
@@ -226,6 +241,11 @@ func (b *Bridge) Start(ctx context.Context) error {
 		if id, ok := strings.CutPrefix(n, DirectConsumerPrefix); ok {
 			b.mu.Lock()
 			b.directSeen[id] = true
+			b.mu.Unlock()
+		}
+		if id, ok := conLegacyID(n); ok {
+			b.mu.Lock()
+			b.legacySeen[id] = true
 			b.mu.Unlock()
 		}
 		if n == CallbackConsumer {
@@ -245,6 +265,10 @@ func (b *Bridge) Start(ctx context.Context) error {
 	}
 	seen := map[string]bool{}
 	if err := b.conSync(ctx, changes, seen); err != nil {
+		return fmt.Errorf("bridge: start: %w", err)
+	}
+	// Every endpoint is known: the shared consumer may resolve events.
+	if err := b.sfStart(ctx); err != nil {
 		return fmt.Errorf("bridge: start: %w", err)
 	}
 	b.mu.Lock()
@@ -292,7 +316,12 @@ func (b *Bridge) Close(ctx context.Context) error {
 		first = true
 		b.mu.Lock()
 		b.closing = true
-		ws := make([]*conWorker, 0, len(b.workers)+1)
+		// The shared consumer's loop first: no more offers to the
+		// endpoints' queues once it has stopped.
+		ws := make([]*conWorker, 0, len(b.workers)+2)
+		if b.sharedW != nil {
+			ws = append(ws, b.sharedW)
+		}
 		for _, w := range b.workers {
 			ws = append(ws, w)
 		}

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -19,11 +19,12 @@ import (
 )
 
 const (
-	// ConsumerPrefix starts the durable consumer name of every endpoint:
-	// "wh_<endpoint id>".
+	// ConsumerPrefix starts the durable consumer name an earlier version
+	// gave every endpoint: "wh_<endpoint id>" (its account's events). The
+	// bridge drains such a consumer and deletes it (see SharedConsumer).
 	ConsumerPrefix = "wh_"
 	// DirectConsumerPrefix starts the durable consumer name of an
-	// endpoint's direct events (replays): "whd_<endpoint id>".
+	// endpoint's own queue: "whd_<endpoint id>".
 	DirectConsumerPrefix = "whd_"
 	// CallbackConsumer is the durable consumer of callback_url deliveries,
 	// on SMS_CALLBACKS (an earlier version kept one of the same name on
@@ -31,10 +32,10 @@ const (
 	CallbackConsumer = "wh_callback"
 
 	conCallbackID = CallbackTarget
-	// conNewWindow: an endpoint created less than this long ago gets a
-	// consumer starting at its created_at (covers the gap between the API
-	// storing it and the bridge seeing it); an older one (re-enabled, or
-	// its consumer lost) starts at "now".
+	conSharedID   = "_shared"
+	// conNewWindow: an endpoint created less than this long ago gets the
+	// events from its created_at (covers the gap between the API storing
+	// it and the bridge seeing it); an older one (re-enabled) from "now".
 	conNewWindow = time.Hour
 	// conHeartbeat is the idle heartbeat asked for each pull request: a
 	// pull the server no longer holds (e.g. events it dropped for a slow
@@ -43,30 +44,46 @@ const (
 	conHeartbeat = time.Second
 )
 
-// ConsumerName is the durable consumer of endpoint id's account events on
-// SMS_EVENTS.
+// ConsumerName is the durable consumer an earlier version kept for endpoint
+// id's account events on SMS_EVENTS; it no longer exists once drained.
 func ConsumerName(id string) string { return ConsumerPrefix + id }
 
-// DirectConsumerName is the durable consumer of the events published for
-// endpoint id alone (sms.direct.<id>.>, replays) on SMS_EVENTS. It exists
-// only once something was published there (see PublishDirect).
+// DirectConsumerName is endpoint id's own durable queue on SMS_EVENTS
+// (sms.direct.<id>.>): replays, and the events the shared consumer could
+// not deliver at once (failed attempts waiting for their retry, events for
+// a failing, paused or slow endpoint). It exists once something was put
+// there (PublishDirect, or the bridge's first such event).
 func DirectConsumerName(id string) string { return DirectConsumerPrefix + id }
 
 // conKind is what a conLoop consumes.
 type conKind int
 
 const (
-	conMain     conKind = iota // wh_<id>: the account's events
-	conDirect                  // whd_<id>: events for this endpoint alone
+	conDirect   conKind = iota // whd_<id>: the endpoint's own queue
 	conCallback                // wh_callback on SMS_CALLBACKS
+	conLegacy                  // an earlier version's wh_<id>, being drained
+	conShared                  // wh_events: every endpoint's events
 )
 
-// errConDirectGone ends a direct loop whose consumer does not exist.
-var errConDirectGone = errors.New("bridge: direct consumer gone")
+func (k conKind) String() string {
+	switch k {
+	case conDirect:
+		return "direct"
+	case conCallback:
+		return "callback"
+	case conLegacy:
+		return "legacy"
+	}
+	return "shared"
+}
 
-// conWorker delivers one endpoint's events (or every callback_url's): a
-// fetch loop on its durable pull consumer (and, once something was
-// published for the endpoint alone, one on its direct consumer), at most
+// errConGone ends a loop whose consumer does not exist (direct, legacy).
+var errConGone = errors.New("bridge: consumer gone")
+
+// conWorker delivers one endpoint's events (or every callback_url's, or is
+// the shared consumer's owner): the shared consumer's events through a
+// bounded in-memory queue read by cap(sem) fast-path goroutines, and a
+// fetch loop on the endpoint's own durable queue once it has one; at most
 // cap(sem) deliveries at a time over both. Separate workers share nothing
 // but the HTTP transport, so a slow endpoint never holds up another.
 type conWorker struct {
@@ -78,9 +95,20 @@ type conWorker struct {
 	sem      chan struct{}
 	ackWait  time.Duration
 
-	main        *conLoop
-	loopMu      sync.Mutex
-	direct      *conLoop     // nil until the endpoint has a direct consumer
+	main   *conLoop // the callback's or the shared consumer's loop; nil for an endpoint
+	loopMu sync.Mutex
+	direct *conLoop // the endpoint's own queue, once it exists
+	legacy *conLoop // an earlier version's consumer, until drained
+
+	// The fast path (endpoints only): events of the shared consumer.
+	queue      chan *sfItem
+	offerMu    sync.RWMutex // offers hold it shared; stop closes offers
+	offersDone bool
+	fastStart  []atomic.Int64 // per fast goroutine: unix nanos its attempt began, 0 idle
+	fastWG     sync.WaitGroup
+	directOK   atomic.Bool // the direct consumer is known to exist
+	removed    atomic.Bool // stopped for good (deleted, disabled): shares are dropped
+
 	paused      atomic.Int64 // unix nanos until which nothing is sent
 	progress    atomic.Int64 // unix nanos of the last finished delivery
 	healthBusy  atomic.Bool
@@ -98,6 +126,7 @@ type conLoop struct {
 	w         *conWorker
 	kind      conKind
 	stream    jetstream.Stream
+	pull      int // events pulled ahead
 	mu        sync.Mutex
 	cons      jetstream.Consumer // owned by run
 	done      chan struct{}
@@ -106,43 +135,56 @@ type conLoop struct {
 }
 
 func (w *conWorker) newLoop(kind conKind, st jetstream.Stream) *conLoop {
-	return &conLoop{w: w, kind: kind, stream: st, done: make(chan struct{}), ready: make(chan struct{})}
+	return &conLoop{w: w, kind: kind, stream: st, pull: cap(w.sem), done: make(chan struct{}), ready: make(chan struct{})}
 }
 
 // loops are the worker's running fetch loops.
 func (w *conWorker) loops() []*conLoop {
 	w.loopMu.Lock()
 	defer w.loopMu.Unlock()
-	if w.direct != nil {
-		return []*conLoop{w.main, w.direct}
+	var out []*conLoop
+	for _, l := range []*conLoop{w.main, w.direct, w.legacy} {
+		if l != nil {
+			out = append(out, l)
+		}
 	}
-	return []*conLoop{w.main}
+	return out
 }
 
-// startDirect starts the loop on the endpoint's direct consumer unless it
-// runs or the worker is stopping.
-func (w *conWorker) startDirect() {
-	if w.callback {
+// startLoop starts the endpoint's direct or legacy loop unless it runs or
+// the worker is stopping; the loop ends when its consumer is gone.
+func (w *conWorker) startLoop(kind conKind) {
+	if w.callback || w.main != nil {
 		return
 	}
 	w.loopMu.Lock()
 	defer w.loopMu.Unlock()
-	if w.direct != nil || w.fetchCtx.Err() != nil {
+	slot := &w.direct
+	if kind == conLegacy {
+		slot = &w.legacy
+	}
+	if *slot != nil || w.fetchCtx.Err() != nil {
 		return
 	}
-	l := w.newLoop(conDirect, w.b.stream)
-	w.direct = l
+	l := w.newLoop(kind, w.b.stream)
+	*slot = l
 	go func() {
 		l.run()
 		w.loopMu.Lock()
-		if w.direct == l {
-			w.direct = nil
+		if *slot == l {
+			*slot = nil
 		}
 		w.loopMu.Unlock()
+		if kind == conDirect {
+			w.directOK.Store(false)
+		}
 	}()
 }
 
-// conStart starts a worker; b.mu is held.
+// conStart starts a worker; b.mu is held. An endpoint's worker is added to
+// the shared consumer's index; one the bridge learns of after it was
+// created (and after the dispatcher resolved events without it) gets those
+// events put in its own queue (sfCatchUp).
 func (b *Bridge) conStart(id string, ep Endpoint, callback bool) *conWorker {
 	conc := b.cfg.Settings.MaxInFlightPerEndpoint
 	if callback {
@@ -164,12 +206,24 @@ func (b *Bridge) conStart(id string, ep Endpoint, callback bool) *conWorker {
 	w.workCtx, w.workCancel = context.WithCancel(b.workCtx)
 	if callback {
 		w.main = w.newLoop(conCallback, b.callbackStream)
-	} else {
-		w.main = w.newLoop(conMain, b.stream)
+		go w.main.run()
+		return w
 	}
-	go w.main.run()
-	if !callback && b.directSeen[id] {
-		w.startDirect()
+	w.queue = make(chan *sfItem, conc)
+	w.fastStart = make([]atomic.Int64, conc)
+	w.fastWG.Add(conc)
+	for i := range conc {
+		go w.fastLoop(i)
+	}
+	if b.directSeen[id] {
+		w.startLoop(conDirect)
+	}
+	if b.legacySeen[id] && b.sfReady {
+		w.startLoop(conLegacy)
+	}
+	if upTo := b.sfAdd(w); upTo > 0 && !ep.CreatedAt.IsZero() && b.now().Sub(ep.CreatedAt) < conNewWindow {
+		b.loops.Add(1)
+		go b.sfCatchUp(w, ep, upTo)
 	}
 	return w
 }
@@ -177,6 +231,9 @@ func (b *Bridge) conStart(id string, ep Endpoint, callback bool) *conWorker {
 // waitReady waits (bounded by ctx) until the worker's consumer exists, so
 // events published from now on reach it even when it starts at "new".
 func (w *conWorker) waitReady(ctx context.Context) {
+	if w.main == nil {
+		return
+	}
 	select {
 	case <-w.main.ready:
 	case <-ctx.Done():
@@ -195,7 +252,8 @@ func (b *Bridge) conAckWait(timeout time.Duration) time.Duration {
 		timeout = b.cfg.Settings.Timeout
 	}
 	q := max(b.d.cfg.QuickRetries, 0)
-	// One more timeout for an event waiting in the pull buffer for a slot.
+	// One more timeout for an event waiting in the pull buffer (or the
+	// fast path's queue) for a slot.
 	return time.Duration(q+2)*timeout + time.Duration(1<<q)*b.d.cfg.QuickRetryWait*2 + 30*time.Second
 }
 
@@ -208,16 +266,37 @@ func (w *conWorker) setRate(perSecond float64) {
 	w.limiter.SetBurst(max(1, int(math.Ceil(perSecond))))
 }
 
-// stop ends the fetch loop and waits for in-flight deliveries; abort
-// cancels them first (the endpoint is gone or disabled).
+// stop ends the fetch loops and the fast path and waits for in-flight
+// deliveries. abort (the endpoint is gone or disabled) cancels them first
+// and drops the endpoint's share of queued events; otherwise (Close) the
+// queue is delivered while workCtx lasts, and what is left is handed back
+// to JetStream.
 func (w *conWorker) stop(abort bool) {
+	if abort {
+		w.removed.Store(true)
+	}
 	w.fetchCancel()
 	if abort {
 		w.workCancel()
 	}
-	// No direct loop starts once fetchCtx is done.
+	if w.queue != nil {
+		w.offerMu.Lock() // offers in progress see fetchCtx done and leave
+		w.offersDone = true
+		w.offerMu.Unlock()
+	}
+	// No loop starts once fetchCtx is done.
 	for _, l := range w.loops() {
 		<-l.done
+	}
+	w.fastWG.Wait()
+	for w.queue != nil {
+		select {
+		case it := <-w.queue:
+			it.settle(w.removed.Load())
+			continue
+		default:
+		}
+		break
 	}
 	w.handlers.Wait()
 	w.workCancel()
@@ -245,7 +324,7 @@ func (b *Bridge) conSync(ctx context.Context, changes <-chan EndpointChange, see
 				return nil
 			}
 			seen[c.ID] = true
-			if w := b.conApply(c, false); w != nil {
+			if w := b.conApply(c); w != nil {
 				started = append(started, w)
 			}
 		}
@@ -259,7 +338,7 @@ func (b *Bridge) conWatch(changes <-chan EndpointChange) {
 	for {
 		for c := range changes {
 			if c.Op != EndpointsSynced {
-				b.conApply(c, true)
+				b.conApply(c)
 			}
 		}
 		for {
@@ -288,7 +367,7 @@ func (b *Bridge) conWatch(changes <-chan EndpointChange) {
 			}
 			b.mu.Unlock()
 			for _, id := range gone {
-				b.conApply(EndpointChange{Op: EndpointDeleted, ID: id}, true)
+				b.conApply(EndpointChange{Op: EndpointDeleted, ID: id})
 			}
 			changes = ch
 			break
@@ -296,15 +375,15 @@ func (b *Bridge) conWatch(changes <-chan EndpointChange) {
 	}
 }
 
-// conApply starts, updates or stops the worker of one endpoint. A worker it
-// starts is returned; with wait, once its consumer exists (or 10 s).
-func (b *Bridge) conApply(c EndpointChange, wait bool) *conWorker {
+// conApply starts, updates or stops the worker of one endpoint, and
+// returns a worker it started.
+func (b *Bridge) conApply(c EndpointChange) *conWorker {
 	b.mu.Lock()
 	if b.closing {
 		b.mu.Unlock()
 		return nil
 	}
-	var stop, started, refilter *conWorker
+	var stop, started *conWorker
 	switch c.Op {
 	case EndpointPut:
 		ep := c.Endpoint
@@ -315,11 +394,10 @@ func (b *Bridge) conApply(c EndpointChange, wait bool) *conWorker {
 			started = b.conStart(ep.ID, ep, false)
 			b.workers[ep.ID] = started
 		case ep.Enabled:
-			old := w.ep.Swap(&ep)
+			// The shared consumer's dispatcher reads the new types,
+			// URL and secrets from here at once.
+			w.ep.Store(&ep)
 			w.setRate(ep.RateLimit)
-			if !slices.Equal(old.Events, ep.Events) {
-				refilter = w
-			}
 		case w != nil:
 			stop = w
 			delete(b.workers, ep.ID)
@@ -333,32 +411,20 @@ func (b *Bridge) conApply(c EndpointChange, wait bool) *conWorker {
 	}
 	if stop != nil {
 		delete(b.directSeen, c.ID)
+		delete(b.legacySeen, c.ID)
+		b.sfRemove(stop)
 	}
 	b.mu.Unlock()
-	if started != nil && wait {
-		ctx, cancel := context.WithTimeout(b.runCtx, 10*time.Second)
-		started.waitReady(ctx)
-		cancel()
-	}
-	if refilter != nil && refilter.main.consumer() != nil {
-		// The event types changed: ensure updates the consumer's filter
-		// (events already taken are still checked by resolve).
-		ctx, cancel := context.WithTimeout(b.runCtx, 10*time.Second)
-		if _, err := refilter.main.ensure(ctx); err != nil && b.runCtx.Err() == nil {
-			b.log.Warn("consumer filter not updated", "endpoint_id", c.ID, "err", err)
-		}
-		cancel()
-	}
 	if stop == nil {
 		return started
 	}
-	// Disabled or deleted: its pending events are dropped with the
-	// consumer (a disabled endpoint gets nothing; replay re-sends). A
-	// re-enabled endpoint gets a fresh consumer starting now.
+	// Disabled or deleted: its queued and scheduled events are dropped
+	// with its consumers (a disabled endpoint gets nothing; replay
+	// re-sends).
 	stop.stop(true)
 	ctx, cancel := context.WithTimeout(b.runCtx, 10*time.Second)
 	defer cancel()
-	for _, name := range []string{ConsumerName(c.ID), DirectConsumerName(c.ID)} {
+	for _, name := range []string{DirectConsumerName(c.ID), ConsumerName(c.ID)} {
 		if err := b.stream.DeleteConsumer(ctx, name); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) && b.runCtx.Err() == nil {
 			b.log.Warn("consumer not deleted", "endpoint_id", c.ID, "consumer", name, "err", err)
 		}
@@ -367,7 +433,9 @@ func (b *Bridge) conApply(c EndpointChange, wait bool) *conWorker {
 	return nil
 }
 
-// consumerConfig is the durable consumer the loop fetches from.
+// consumerConfig is the durable consumer the loop fetches from (the
+// callback's, the shared one, and what a direct consumer's mutable fields
+// should be; legacy consumers are only read).
 func (l *conLoop) consumerConfig() jetstream.ConsumerConfig {
 	w := l.w
 	b := w.b
@@ -383,132 +451,74 @@ func (l *conLoop) consumerConfig() jetstream.ConsumerConfig {
 			MaxAckPending: max(b.cfg.MaxAckPending, 4*cap(w.sem)),
 			DeliverPolicy: jetstream.DeliverNewPolicy,
 		}
-	case conDirect:
-		return directConsumerConfig(w.id, w.ackWait, b.cfg.MaxAckPending)
+	case conShared:
+		return b.sfConsumerConfig()
 	}
-	ep := w.ep.Load()
-	cfg := jetstream.ConsumerConfig{
-		Durable:        ConsumerName(ep.ID),
-		Description:    "smsgw webhook endpoint " + ep.ID,
-		FilterSubjects: conFilterSubjects(*ep),
-		AckPolicy:      jetstream.AckExplicitPolicy,
-		AckWait:        w.ackWait,
-		MaxDeliver:     -1, // the retry schedule decides, then the dead letter
-		MaxAckPending:  b.cfg.MaxAckPending,
-		DeliverPolicy:  jetstream.DeliverNewPolicy,
-	}
-	if !ep.CreatedAt.IsZero() && b.now().Sub(ep.CreatedAt) < conNewWindow {
-		t := ep.CreatedAt
-		cfg.DeliverPolicy = jetstream.DeliverByStartTimePolicy
-		cfg.OptStartTime = &t
-	}
-	return cfg
+	return directConsumerConfig(w.id, w.ackWait, b.cfg.MaxAckPending)
 }
 
-// directConsumerConfig is endpoint id's direct consumer (one filter
-// subject: sms.direct.<id>.>). Whoever publishes there first creates it
-// (PublishDirect, with defaults); the bridge's worker sets its ack wait and
-// MaxAckPending.
+// directConsumerConfig is endpoint id's own queue (one filter subject:
+// sms.direct.<id>.>). Whoever puts an event there first creates it
+// (PublishDirect, the bridge's divert; with defaults); the endpoint's
+// worker sets its ack wait and MaxAckPending.
 func directConsumerConfig(id string, ackWait time.Duration, maxAckPending int) jetstream.ConsumerConfig {
 	return jetstream.ConsumerConfig{
 		Durable:       DirectConsumerName(id),
-		Description:   "smsgw webhook endpoint " + id + ": replays",
+		Description:   "smsgw webhook endpoint " + id + ": its own queue (retries, replays)",
 		FilterSubject: events.DirectPrefix + id + ".>",
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		AckWait:       ackWait,
-		MaxDeliver:    -1,
+		MaxDeliver:    -1, // the retry schedule decides, then the dead letter
 		MaxAckPending: maxAckPending,
 		DeliverPolicy: jetstream.DeliverNewPolicy,
 	}
 }
 
-// conFilterSubjects are the subjects an endpoint's consumer takes: its
-// account's events of the types it subscribed to, so JetStream never hands
-// the worker an event it would only acknowledge unsent (e.g. message.sent
-// for an endpoint of final events). JetStream refuses overlapping filters,
-// so a wildcard absorbs the types it covers. Events for the endpoint alone
-// (sms.direct.<id>.>) have their own consumer: with one filter subject
-// ("*", the common case) JetStream's next-message lookup is its cheap
-// single-filter path, not the multi-filter intersection.
-func conFilterSubjects(ep Endpoint) []string {
-	base := events.SubjectPrefix + ep.Account + "."
-	wild := map[string]bool{}
-	for _, f := range ep.Events {
-		if f == FilterAll {
-			return []string{base + ">"}
-		}
-		if p, ok := strings.CutSuffix(f, "*"); ok {
-			wild[p] = true
-		}
-	}
-	var out []string
-	seen := map[string]bool{}
-	for _, f := range ep.Events {
-		if p, _, ok := strings.Cut(f, "."); ok && !strings.HasSuffix(f, "*") && wild[p+"."] {
-			continue // covered by "<p>.*"
-		}
-		if !seen[f] {
-			seen[f] = true
-			out = append(out, base+f)
-		}
-	}
-	if len(out) == 0 {
-		// No filter at all would mean every subject of the stream.
-		out = append(out, base+">")
-	}
-	return out
-}
-
-// conFilters are a config's filter subjects, whichever field holds them.
-func conFilters(c jetstream.ConsumerConfig) []string {
-	if len(c.FilterSubjects) > 0 {
-		return c.FilterSubjects
-	}
-	if c.FilterSubject != "" {
-		return []string{c.FilterSubject}
-	}
-	return nil
-}
-
-// ensure creates the loop's consumer, or updates the mutable settings of
-// an existing one (another instance, or an earlier run, made it). A direct
-// consumer is never created here: errConDirectGone when there is none.
+// ensure creates the loop's consumer (callback, shared), or updates the
+// mutable settings of an existing one (another instance, or an earlier run,
+// made it). Direct and legacy consumers are never created here: errConGone
+// when there is none.
 func (l *conLoop) ensure(ctx context.Context) (jetstream.Consumer, error) {
 	w := l.w
-	want := l.consumerConfig()
 	st := l.stream
-	c, err := st.Consumer(ctx, want.Durable)
+	name := ConsumerName(w.id)
+	switch l.kind {
+	case conDirect:
+		name = DirectConsumerName(w.id)
+	case conCallback:
+		name = CallbackConsumer
+	case conShared:
+		name = SharedConsumer
+	}
+	c, err := st.Consumer(ctx, name)
 	if errors.Is(err, jetstream.ErrConsumerNotFound) {
-		if l.kind == conDirect {
-			return nil, errConDirectGone
+		switch l.kind {
+		case conDirect, conLegacy:
+			return nil, errConGone
+		case conShared:
+			return w.b.sfCreate(ctx)
 		}
+		want := l.consumerConfig()
 		c, err = st.CreateConsumer(ctx, want)
 		if errors.Is(err, jetstream.ErrConsumerExists) {
-			c, err = st.Consumer(ctx, want.Durable)
+			c, err = st.Consumer(ctx, name)
 		} else if err == nil {
-			w.log.Info("consumer created", "consumer", want.Durable, "deliver_policy", want.DeliverPolicy.String())
+			w.log.Info("consumer created", "consumer", name, "deliver_policy", want.DeliverPolicy.String())
 			return c, nil
 		}
 	}
 	if err != nil {
-		return nil, fmt.Errorf("bridge: consumer %s: %w", want.Durable, err)
+		return nil, fmt.Errorf("bridge: consumer %s: %w", name, err)
 	}
-	info := c.CachedInfo()
-	cur := info.Config
-	curFilters, wantFilters := conFilters(cur), conFilters(want)
-	if l.kind == conMain && slices.ContainsFunc(curFilters, func(f string) bool { return strings.HasPrefix(f, events.DirectPrefix) }) {
-		// Made by an earlier version, which took the endpoint's direct
-		// events here too: hand those not yet acknowledged to a direct
-		// consumer before the filter drops them.
-		if err := w.b.migrateDirect(ctx, w.id, info.AckFloor.Stream+1); err != nil {
-			return nil, err
-		}
+	if l.kind == conLegacy {
+		return c, nil
 	}
-	if cur.AckWait != want.AckWait || cur.MaxAckPending != want.MaxAckPending || !slices.Equal(curFilters, wantFilters) {
+	want := l.consumerConfig()
+	cur := c.CachedInfo().Config
+	if cur.AckWait != want.AckWait || cur.MaxAckPending != want.MaxAckPending {
 		cur.AckWait, cur.MaxAckPending = want.AckWait, want.MaxAckPending
-		cur.FilterSubject, cur.FilterSubjects = want.FilterSubject, want.FilterSubjects
 		if c, err = st.UpdateConsumer(ctx, cur); err != nil {
-			return nil, fmt.Errorf("bridge: update consumer %s: %w", want.Durable, err)
+			return nil, fmt.Errorf("bridge: update consumer %s: %w", name, err)
 		}
 	}
 	return c, nil
@@ -527,15 +537,17 @@ func (l *conLoop) setConsumer(c jetstream.Consumer) {
 }
 
 // run keeps a Consume subscription on the loop's consumer: JetStream
-// keeps up to cap(sem) events pulled ahead (refilled in the background, so
-// fetching overlaps delivering) and the callback starts one goroutine per
-// event once a delivery slot is free. While every slot is busy the callback
-// waits, so nothing more is pulled. Consume, unlike the Messages iterator,
-// queues what the server sends in the subscription: the iterator's channel
-// holds exactly PullMaxMessages entries, and a heartbeat or status arriving
-// while every slot was busy made it drop an event as a slow consumer and
-// stop pulling until heartbeats went missing (the ~30 s bench stall).
-// A direct loop ends when its consumer is gone.
+// keeps up to l.pull events pulled ahead (refilled in the background, so
+// fetching overlaps delivering). The shared consumer's callback resolves
+// and hands out each event itself (sfDispatch, waiting while the queues it
+// feeds are full); the others start one goroutine per event once a
+// delivery slot is free, waiting (so nothing more is pulled) while every
+// slot is busy. Consume, unlike the Messages iterator, queues what the
+// server sends in the subscription: the iterator's channel holds exactly
+// PullMaxMessages entries, and a heartbeat or status arriving while every
+// slot was busy made it drop an event as a slow consumer and stop pulling
+// until heartbeats went missing (the ~30 s bench stall). A direct or legacy
+// loop ends when its consumer is gone.
 func (l *conLoop) run() {
 	defer close(l.done)
 	w := l.w
@@ -555,7 +567,16 @@ func (l *conLoop) run() {
 		gate.Lock()
 		defer gate.Unlock()
 	}()
+	var dispatch *sfDispatcher
+	if l.kind == conShared {
+		dispatch = w.b.newDispatcher(ctx)
+		defer dispatch.close()
+	}
 	handler := func(msg jetstream.Msg) {
+		if dispatch != nil {
+			dispatch.dispatch(msg)
+			return
+		}
 		for {
 			d := w.pausedFor()
 			if d <= 0 || !conSleep(ctx, min(d, time.Second)) {
@@ -574,13 +595,13 @@ func (l *conLoop) run() {
 			return
 		}
 		w.handlers.Add(1)
-		go w.handle(msg)
+		go w.handle(l.kind, msg)
 	}
 	for ctx.Err() == nil {
 		cons := l.consumer()
 		if cons == nil {
 			c, err := l.ensure(ctx)
-			if errors.Is(err, errConDirectGone) {
+			if errors.Is(err, errConGone) {
 				return
 			}
 			if err != nil {
@@ -592,13 +613,13 @@ func (l *conLoop) run() {
 			cons = c
 		}
 		var gone atomic.Bool
-		cc, err := cons.Consume(handler, jetstream.PullMaxMessages(cap(w.sem)), jetstream.PullHeartbeat(conHeartbeat),
+		cc, err := cons.Consume(handler, jetstream.PullMaxMessages(l.pull), jetstream.PullHeartbeat(conHeartbeat),
 			jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
 				if conGone(err) {
 					gone.Store(true)
 				}
 				if ctx.Err() == nil && !errors.Is(err, jetstream.ErrNoHeartbeat) {
-					w.log.Debug("consume", "err", err)
+					w.log.Debug("consume", "consumer_kind", l.kind.String(), "err", err)
 				}
 			}))
 		if err != nil {
@@ -619,7 +640,7 @@ func (l *conLoop) run() {
 			// it exists again, then resume.
 			if gone.Load() {
 				l.setConsumer(nil)
-				if l.kind == conDirect {
+				if l.kind == conDirect || l.kind == conLegacy {
 					continue // ensure ends the loop if it is really gone
 				}
 			}
@@ -701,7 +722,14 @@ type conTarget struct {
 	account string
 }
 
-// resolve decides whether this worker delivers ev, and where.
+// target is where this endpoint's deliveries go.
+func (w *conWorker) target() conTarget {
+	ep := w.ep.Load()
+	return conTarget{account: ep.Account, dlv: dlvTarget{url: ep.URL, secrets: ep.ActiveSecrets(w.b.now()), timeout: ep.Timeout}}
+}
+
+// resolve decides whether this worker delivers an event of its own queue,
+// a legacy consumer or the callback consumer, and where.
 func (w *conWorker) resolve(msg jetstream.Msg, ev events.Event) (conTarget, bool) {
 	subj := msg.Subject()
 	if w.callback {
@@ -716,10 +744,10 @@ func (w *conWorker) resolve(msg jetstream.Msg, ev events.Event) (conTarget, bool
 		return conTarget{account: account, dlv: dlvTarget{url: u, secrets: w.b.callbackSecrets(account)}}, true
 	}
 	ep := w.ep.Load()
-	t := conTarget{account: ep.Account, dlv: dlvTarget{url: ep.URL, secrets: ep.ActiveSecrets(w.b.now()), timeout: ep.Timeout}}
 	if strings.HasPrefix(subj, events.DirectPrefix) {
-		// Meant for this endpoint alone (a replay): no type filter.
-		return t, true
+		// Meant for this endpoint alone (a replay, or an event the shared
+		// consumer resolved for it): no type filter.
+		return w.target(), true
 	}
 	account, _, err := events.ParseSubject(subj)
 	if err != nil || account != ep.Account || account == events.UnassignedAccount {
@@ -728,13 +756,74 @@ func (w *conWorker) resolve(msg jetstream.Msg, ev events.Event) (conTarget, bool
 	if only := msg.Headers().Get(events.HeaderEndpointID); only != "" && only != ep.ID {
 		return conTarget{}, false
 	}
-	return t, ep.Matches(ev.Type)
+	return w.target(), ep.Matches(ev.Type)
 }
 
-// handle makes one scheduled attempt of one event and settles it with
+// dlvStep is what follows an attempt.
+type dlvStep int
+
+const (
+	stepDone    dlvStep = iota // delivered
+	stepRetry                  // retry after the returned delay
+	stepDead                   // dead-letter it (no step left, or 410)
+	stepAborted                // shutdown or the endpoint's removal: not an attempt
+)
+
+// attempt makes scheduled attempt number n of ev to t: it waits out a pause
+// and the rate limit, sends (with the quick retries), records, and updates
+// the endpoint's health; the caller settles the event as the step says.
+func (w *conWorker) attempt(msg jetstream.Msg, ev events.Event, body []byte, n int, t conTarget) (step dlvStep, delay time.Duration, try dlvTry, outcome string) {
+	b := w.b
+	if !w.hold(msg) {
+		return stepAborted, 0, try, ""
+	}
+	try = b.d.send(w.workCtx, t.dlv, ev.ID, body, true, func(tr dlvTry, more bool) {
+		if more {
+			w.record(ev, n, t, tr, OutcomeRetry)
+		}
+	})
+	if w.workCtx.Err() != nil {
+		// Aborted by Close or the endpoint's removal: not an attempt.
+		return stepAborted, 0, try, ""
+	}
+	bctx := b.workCtx
+	sched := b.cfg.Settings.RetrySchedule
+	switch verdict := Classify(try.status, try.err); verdict {
+	case Done:
+		w.record(ev, n, t, try, OutcomeDelivered)
+		w.healthy(bctx)
+		return stepDone, 0, try, OutcomeDelivered
+	case Disable:
+		if !w.callback {
+			b.disable(bctx, *w.ep.Load(), "410 Gone")
+		}
+		return stepDead, 0, try, OutcomeDisabled
+	default:
+		delay = RetryDelay(n, sched, b.cfg.Settings.Jitter, b.rnd)
+		if delay < 0 {
+			return stepDead, 0, try, OutcomeDeadLetter
+		}
+		outcome = OutcomeRetry
+		if verdict == Throttle {
+			ra := ParseRetryAfter(try.retryAfter, b.now())
+			delay = ClampRetryAfter(ra, delay)
+			if !w.callback {
+				w.pause(min(ClampRetryAfter(ra, sched[0]), delay))
+			}
+			outcome = OutcomeThrottled
+		}
+		w.record(ev, n, t, try, outcome)
+		w.failing(bctx)
+		return stepRetry, delay, try, outcome
+	}
+}
+
+// handle makes one scheduled attempt of an event of the endpoint's own
+// queue, the callback consumer or a legacy consumer, and settles it with
 // JetStream: ack (delivered or not for us), nak with the schedule's delay,
-// or term after a dead letter.
-func (w *conWorker) handle(msg jetstream.Msg) {
+// or term after a dead letter. A legacy consumer's failures move to the
+// endpoint's own queue instead, so it drains.
+func (w *conWorker) handle(kind conKind, msg jetstream.Msg) {
 	defer w.handlers.Done()
 	defer w.release(1)
 	b := w.b
@@ -743,13 +832,34 @@ func (w *conWorker) handle(msg jetstream.Msg) {
 		_ = msg.Term()
 		return
 	}
-	attempt := int(md.NumDelivered)
-	if w.callback && msg.Headers().Get(events.HeaderCallbackURL) == "" {
-		// Most events have no callback_url: settle them before paying for
-		// a decode.
+	if kind == conLegacy && b.sfCovers(md) {
+		_ = msg.Ack() // the shared consumer has it
+		w.markProgress()
+		return
+	}
+	n := int(md.NumDelivered)
+	h := msg.Headers()
+	if kind == conCallback && h.Get(events.HeaderCallbackURL) == "" {
+		// Settle an event without a callback_url before paying for a
+		// decode.
 		_ = msg.Ack()
 		w.markProgress()
 		return
+	}
+	if kind == conDirect {
+		prior, _ := strconv.Atoi(h.Get(HeaderPriorAttempts))
+		n += prior
+		if ra := h.Get(HeaderRetryAt); ra != "" {
+			// Put here by the fast path after a failed attempt: the first
+			// delivery only waits for the retry's time.
+			n--
+			if md.NumDelivered == 1 {
+				at, _ := time.Parse(time.RFC3339Nano, ra)
+				_ = msg.NakWithDelay(max(at.Sub(b.now()), 0))
+				w.markProgress()
+				return
+			}
+		}
 	}
 	ev, err := events.Unmarshal(msg.Data())
 	if err != nil {
@@ -764,72 +874,55 @@ func (w *conWorker) handle(msg jetstream.Msg) {
 		w.markProgress()
 		return
 	}
-	if !w.hold(msg) {
-		_ = msg.Nak()
-		return
-	}
 	body, err := ev.WebhookBody()
 	if err != nil {
 		w.log.Error("event not encodable", "event_id", ev.ID, "err", err)
 		_ = msg.TermWithReason("unencodable event")
 		return
 	}
-	try := b.d.send(w.workCtx, t.dlv, ev.ID, body, true, func(tr dlvTry, more bool) {
-		if more {
-			w.record(ev, attempt, t, tr, OutcomeRetry)
-		}
-	})
-	if w.workCtx.Err() != nil {
-		// Aborted by Close or the endpoint's removal: not an attempt.
+	step, delay, try, outcome := w.attempt(msg, ev, body, n, t)
+	bctx := b.workCtx
+	switch step {
+	case stepAborted:
 		_ = msg.Nak()
 		return
-	}
-	bctx := b.workCtx
-	sched := b.cfg.Settings.RetrySchedule
-	switch verdict := Classify(try.status, try.err); verdict {
-	case Done:
+	case stepDone:
 		_ = msg.Ack()
-		w.record(ev, attempt, t, try, OutcomeDelivered)
-		w.healthy(bctx)
-	case Disable:
-		if !w.callback {
-			b.disable(bctx, *w.ep.Load(), "410 Gone")
+	case stepDead:
+		if w.storeDeadLetter(bctx, msg, ev, n, t, try, outcome) {
+			_ = msg.TermWithReason(outcome)
+		} else {
+			// Not stored: keep the event and try again shortly rather
+			// than lose it.
+			_ = msg.NakWithDelay(30 * time.Second)
 		}
-		w.deadLetter(bctx, msg, ev, attempt, t, try, OutcomeDisabled)
-	default:
-		delay := RetryDelay(attempt, sched, b.cfg.Settings.Jitter, b.rnd)
-		if delay < 0 {
-			w.deadLetter(bctx, msg, ev, attempt, t, try, OutcomeDeadLetter)
+		if outcome == OutcomeDeadLetter {
 			w.failing(bctx)
+		}
+	case stepRetry:
+		if kind != conLegacy {
+			_ = msg.NakWithDelay(delay)
 			break
 		}
-		outcome := OutcomeRetry
-		if verdict == Throttle {
-			ra := ParseRetryAfter(try.retryAfter, b.now())
-			delay = ClampRetryAfter(ra, delay)
-			if !w.callback {
-				w.pause(min(ClampRetryAfter(ra, sched[0]), delay))
-			}
-			outcome = OutcomeThrottled
+		if w.divertNow(queuedRetry, msg.Data(), ev.Type, ev.ID, md.Sequence.Stream, n, b.now().Add(delay)) {
+			_ = msg.Ack()
+		} else {
+			_ = msg.NakWithDelay(delay)
 		}
-		_ = msg.NakWithDelay(delay)
-		w.record(ev, attempt, t, try, outcome)
-		w.failing(bctx)
 	}
 	w.markProgress()
 }
 
-func (w *conWorker) deadLetter(ctx context.Context, msg jetstream.Msg, ev events.Event, attempt int, t conTarget, try dlvTry, outcome string) {
-	if err := w.b.dlvDeadLetter(ctx, w.id, msg, ev, attempt, try); err != nil {
-		// Not stored: keep the event and try again shortly rather than
-		// lose it.
+// storeDeadLetter stores the event as a dead letter of this worker's
+// target and records the attempt; false when it could not be stored.
+func (w *conWorker) storeDeadLetter(ctx context.Context, msg jetstream.Msg, ev events.Event, n int, t conTarget, try dlvTry, outcome string) bool {
+	if err := w.b.dlvDeadLetter(ctx, w.id, msg, ev, n, try); err != nil {
 		w.log.Error("dead letter not stored", "event_id", ev.ID, "err", err)
-		_ = msg.NakWithDelay(30 * time.Second)
-		return
+		return false
 	}
-	_ = msg.TermWithReason(outcome)
 	w.b.m.deadLetters.Inc()
-	w.record(ev, attempt, t, try, outcome)
+	w.record(ev, n, t, try, outcome)
+	return true
 }
 
 func (w *conWorker) markProgress() { w.progress.Store(w.b.now().UnixNano()) }
@@ -939,8 +1032,8 @@ func (w *conWorker) setFailingSince(ctx context.Context, failing bool) {
 }
 
 // conMonitor samples every consumer for the queue-depth gauge and stall
-// detection, and now and then looks for direct consumers the advisory
-// subscription missed.
+// detection, deletes legacy consumers once drained, and now and then looks
+// for direct consumers the advisory subscription missed.
 func (b *Bridge) conMonitor() {
 	defer b.loops.Done()
 	every := min(max(b.cfg.Settings.StallTimeout/4, 50*time.Millisecond), 15*time.Second)
@@ -951,12 +1044,14 @@ func (b *Bridge) conMonitor() {
 			b.scanDirect()
 		}
 		b.mu.Lock()
-		ws := make([]*conWorker, 0, len(b.workers)+1)
+		ws := make([]*conWorker, 0, len(b.workers)+2)
 		for _, w := range b.workers {
 			ws = append(ws, w)
 		}
-		if b.callback != nil {
-			ws = append(ws, b.callback)
+		for _, w := range []*conWorker{b.callback, b.sharedW} {
+			if w != nil {
+				ws = append(ws, w)
+			}
 		}
 		b.mu.Unlock()
 		var depth uint64
@@ -971,6 +1066,10 @@ func (b *Bridge) conMonitor() {
 				info, err := c.Info(ctx)
 				cancel()
 				if err != nil {
+					continue
+				}
+				if l.kind == conLegacy && b.sfDrained(info) {
+					b.sfDeleteLegacy(w, info)
 					continue
 				}
 				depth += info.NumPending + uint64(info.NumAckPending)

@@ -67,22 +67,6 @@ func EnsureDirectConsumer(ctx context.Context, js jetstream.JetStream, endpointI
 	return nil
 }
 
-// migrateDirect creates endpointID's direct consumer starting at stream
-// sequence from (an earlier version's main consumer took the direct events
-// too; from is its ack floor + 1, so an event it had delivered but not
-// settled may be sent twice, none is lost).
-func (b *Bridge) migrateDirect(ctx context.Context, endpointID string, from uint64) error {
-	cfg := directConsumerConfig(endpointID, conDirectAckWait, conDirectMaxAckPending)
-	cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, max(from, 1)
-	_, err := b.stream.CreateConsumer(ctx, cfg)
-	if err != nil && !errors.Is(err, jetstream.ErrConsumerExists) {
-		return fmt.Errorf("bridge: direct consumer %s: %w", cfg.Durable, err)
-	}
-	b.log.Info("direct events moved to their own consumer", "endpoint_id", endpointID, "consumer", cfg.Durable, "from_seq", cfg.OptStartSeq)
-	b.noteDirect(endpointID)
-	return nil
-}
-
 // noteDirect records that endpointID has a direct consumer and starts its
 // worker's loop on it.
 func (b *Bridge) noteDirect(endpointID string) {
@@ -95,7 +79,7 @@ func (b *Bridge) noteDirect(endpointID string) {
 	w := b.workers[endpointID]
 	b.mu.Unlock()
 	if w != nil {
-		w.startDirect()
+		w.startLoop(conDirect)
 	}
 }
 
@@ -132,8 +116,9 @@ func (b *Bridge) listConsumers(ctx context.Context) ([]string, error) {
 	return names, nil
 }
 
-// scanDirect starts the loop of every direct consumer that has none, and
-// deletes the direct consumers of endpoints that are gone or disabled.
+// scanDirect starts the loop of every direct (or, once the shared consumer
+// runs, legacy) consumer of a running endpoint that has none, and deletes
+// those of endpoints that are gone or disabled.
 func (b *Bridge) scanDirect() {
 	ctx, cancel := context.WithTimeout(b.runCtx, 10*time.Second)
 	defer cancel()
@@ -145,27 +130,46 @@ func (b *Bridge) scanDirect() {
 		return
 	}
 	for _, n := range names {
-		id, ok := strings.CutPrefix(n, DirectConsumerPrefix)
-		if !ok {
-			continue
+		id, direct := strings.CutPrefix(n, DirectConsumerPrefix)
+		if !direct {
+			var ok bool
+			if id, ok = conLegacyID(n); !ok {
+				continue
+			}
 		}
 		b.mu.Lock()
 		ep, known := b.endpoints[id]
-		running := b.workers[id] != nil
+		w := b.workers[id]
+		ready := b.sfReady
 		b.mu.Unlock()
-		if running {
+		switch {
+		case w != nil && direct:
 			b.noteDirect(id)
 			continue
-		}
-		if known && ep.Enabled {
+		case w != nil:
+			if ready {
+				w.startLoop(conLegacy)
+			}
+			continue
+		case known && ep.Enabled:
 			continue // its worker is starting
 		}
 		c, err := b.stream.Consumer(ctx, n)
-		if err != nil || b.now().Sub(c.CachedInfo().Created) < conDirectOrphanAge {
+		if err != nil || (direct && b.now().Sub(c.CachedInfo().Created) < conDirectOrphanAge) {
 			continue
 		}
 		if err := b.stream.DeleteConsumer(ctx, n); err == nil {
-			b.log.Info("direct consumer of a gone or disabled endpoint deleted", "endpoint_id", id, "consumer", n)
+			b.log.Info("consumer of a gone or disabled endpoint deleted", "endpoint_id", id, "consumer", n)
 		}
 	}
+}
+
+// conLegacyID is the endpoint id of an earlier version's per-endpoint
+// consumer name.
+func conLegacyID(name string) (string, bool) {
+	id, ok := strings.CutPrefix(name, ConsumerPrefix)
+	if !ok || !strings.HasPrefix(id, EndpointIDPrefix) {
+		return "", false
+	}
+	return id, true
 }

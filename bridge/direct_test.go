@@ -60,28 +60,25 @@ func TestDirectEventsHaveTheirOwnConsumer(t *testing.T) {
 		t.Errorf("the first endpoint got %d requests, want 1", n)
 	}
 
-	c, err := br.stream.Consumer(context.Background(), ConsumerName(ep.ID))
-	if err != nil {
-		t.Fatal(err)
+	// Deleting the endpoint deletes its own queue.
+	if !consumerExists(t, b, events.StreamName, DirectConsumerName(ep.ID)) {
+		t.Fatal("no direct consumer")
 	}
-	if got := conFilters(c.CachedInfo().Config); len(got) != 1 || got[0] != "sms.events.acme.message.failed" {
-		t.Errorf("main consumer filters %q, want the account's types only", got)
-	}
-
-	// Deleting the endpoint deletes both of its consumers.
 	if err := store.Delete(context.Background(), ep.ID); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the consumers deleted", 10*time.Second, func() bool {
-		return !consumerExists(t, b, events.StreamName, ConsumerName(ep.ID)) &&
-			!consumerExists(t, b, events.StreamName, DirectConsumerName(ep.ID))
+	waitFor(t, "the consumer deleted", 10*time.Second, func() bool {
+		return !consumerExists(t, b, events.StreamName, DirectConsumerName(ep.ID))
 	})
+	_ = br
 }
 
-// A consumer made by an earlier version took the endpoint's direct events
-// too: the bridge moves those not yet acknowledged to the direct consumer,
-// and drops the old consumer on SMS_EVENTS that fed callback_url deliveries.
-func TestDirectMigrationFromTwoFilters(t *testing.T) {
+// Consumers made by an earlier version: the endpoint's own consumer of its
+// account's events (with its direct events as a second filter) is drained —
+// what it had before the shared consumer started is delivered, the rest is
+// left to the shared consumer — and then deleted; the old callback consumer
+// on SMS_EVENTS is deleted at once.
+func TestLegacyConsumersDrained(t *testing.T) {
 	b := openBus(t, bus.Config{})
 	store := openStore(t, b)
 	rc := newReceiver(t, nil, testSecretA)
@@ -101,30 +98,32 @@ func TestDirectMigrationFromTwoFilters(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// Published the old way, with no direct consumer.
+	// Published the old way, with no direct consumer, and an account
+	// event, both before the upgrade.
 	e := events.New(events.MessageDelivered, events.Data{MessageID: events.NewMessageID(), Sequence: 2})
 	if _, err := b.PublishDirect(ctx, ep.ID, e, nil); err != nil {
 		t.Fatal(err)
 	}
-	live := publish(t, b, "acme", events.MessageSent, nil)
+	old := publish(t, b, "acme", events.MessageSent, nil)
 
-	br := startBridge(t, b, store, nil)
-	waitFor(t, "both events", 10*time.Second, func() bool {
-		d := rc.delivered()
-		return len(d[e.ID]) == 1 && len(d[live.ID]) == 1
-	})
-	c, err := br.stream.Consumer(ctx, ConsumerName(ep.ID))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := conFilters(c.CachedInfo().Config); len(got) != 1 || got[0] != "sms.events.acme.>" {
-		t.Errorf("main consumer filters %q after the migration", got)
-	}
+	startBridge(t, b, store, func(c *Config) { c.Settings.StallTimeout = 400 * time.Millisecond })
 	if consumerExists(t, b, events.StreamName, CallbackConsumer) {
 		t.Errorf("the old %s on %s was not deleted", CallbackConsumer, events.StreamName)
 	}
 	if !consumerExists(t, b, events.CallbackStream, CallbackConsumer) {
 		t.Errorf("no %s on %s", CallbackConsumer, events.CallbackStream)
+	}
+	live := publish(t, b, "acme", events.MessageFailed, nil)
+	waitFor(t, "the three events", 10*time.Second, func() bool {
+		d := rc.delivered()
+		return len(d[e.ID]) == 1 && len(d[old.ID]) == 1 && len(d[live.ID]) == 1
+	})
+	waitFor(t, "the legacy consumer deleted", 10*time.Second, func() bool {
+		return !consumerExists(t, b, events.StreamName, ConsumerName(ep.ID))
+	})
+	time.Sleep(100 * time.Millisecond)
+	if n := rc.count(); n != 3 {
+		t.Errorf("%d requests, want 3 (none twice)", n)
 	}
 }
 
@@ -159,4 +158,46 @@ func TestDirectReplayToHangingEndpointIsolated(t *testing.T) {
 		d := ok.delivered()
 		return len(d[replayed.ID]) == 1 && len(d[live.ID]) == 1
 	})
+}
+
+// Events published right after an endpoint is created reach it even when
+// the shared consumer resolves some of them before the bridge sees the
+// endpoint (those are put in its own queue): every one, once.
+func TestNewEndpointGetsEventsFromItsCreation(t *testing.T) {
+	b := openBus(t, bus.Config{})
+	store := openStore(t, b)
+	other := newReceiver(t, nil, testSecretA)
+	createEndpoint(t, store, "acme", other.srv.URL, []string{"*"})
+	br := startBridge(t, b, store, nil)
+	publish(t, b, "acme", events.MessageSent, nil) // the dispatcher has resolved something
+	waitFor(t, "the first event", 5*time.Second, func() bool { return other.count() == 1 })
+
+	rc := newReceiver(t, nil, testSecretA)
+	ep := createEndpoint(t, store, "beta", rc.srv.URL, []string{"*"})
+	const n = 100
+	for range n {
+		publish(t, b, "beta", events.MessageSent, nil)
+	}
+	waitFor(t, "every event", 10*time.Second, func() bool { return len(rc.delivered()) == n })
+	time.Sleep(100 * time.Millisecond)
+	if got := rc.count(); got != n {
+		t.Errorf("%d requests for %d events", got, n)
+	}
+
+	// The catch-up itself: what the dispatcher resolved up to a sequence
+	// is put in the endpoint's own queue (here a second time).
+	br.mu.Lock()
+	w := br.workers[ep.ID]
+	br.mu.Unlock()
+	before := br.m.queuedN.Load()
+	br.loops.Add(1)
+	br.sfCatchUp(w, *w.ep.Load(), br.resolved.Load())
+	if got := br.m.queuedN.Load() - before; got != n {
+		t.Errorf("catch-up queued %d events, want %d", got, n)
+	}
+	// Events already caught up when the bridge learned the endpoint keep
+	// their Nats-Msg-Id (event, endpoint, sequence): stored once.
+	t.Logf("%d events were resolved before the bridge knew the endpoint", before)
+	want := 2*n - int(before)
+	waitFor(t, "the caught-up copies", 10*time.Second, func() bool { return rc.count() == want })
 }

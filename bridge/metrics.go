@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"errors"
+	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -15,8 +16,17 @@ type dlvMetrics struct {
 	disabled         prometheus.Counter
 	attemptLogErrors prometheus.Counter
 	dials            prometheus.CounterFunc
+	queued           *prometheus.CounterVec
+	queuedN          atomic.Int64                  // queued's total, for the benchmark
 	byOutcome        map[string]prometheus.Counter // deliveries' children, resolved once
 }
+
+// Reasons of smsgw_webhook_endpoint_queue_events_total.
+const (
+	queuedRetry   = "retry"
+	queuedBusy    = "busy"
+	queuedCatchUp = "catch_up"
+)
 
 // delivered counts one attempt of outcome.
 func (m *dlvMetrics) delivered(outcome string) {
@@ -63,12 +73,19 @@ func newMetrics(reg prometheus.Registerer, dials func() int64) (*dlvMetrics, err
 			Name: "smsgw_webhook_connections_opened_total",
 			Help: "Connections opened to webhook receivers (keep-alive: it grows with the endpoints and their concurrency, not with deliveries).",
 		}, func() float64 { return float64(dials()) }),
+		queued: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "smsgw_webhook_endpoint_queue_events_total",
+			Help: "Events the bridge put in an endpoint's own queue instead of delivering them from the shared consumer: retry (a failed attempt waiting for its retry), busy (the endpoint was failing, paused or slow), catch_up (resolved before the bridge knew the endpoint).",
+		}, []string{"reason"}),
 	}
 	outcomes := []string{OutcomeDelivered, OutcomeRetry, OutcomeThrottled, OutcomeDisabled, OutcomeDeadLetter}
 	resolve := func() {
 		m.byOutcome = make(map[string]prometheus.Counter, len(outcomes))
 		for _, o := range outcomes {
 			m.byOutcome[o] = m.deliveries.WithLabelValues(o)
+		}
+		for _, r := range []string{queuedRetry, queuedBusy, queuedCatchUp} {
+			m.queued.WithLabelValues(r)
 		}
 	}
 	if reg == nil {
@@ -83,6 +100,7 @@ func newMetrics(reg prometheus.Registerer, dials func() int64) (*dlvMetrics, err
 	m.disabled = metricsRegister(reg, m.disabled, &err)
 	m.attemptLogErrors = metricsRegister(reg, m.attemptLogErrors, &err)
 	m.dials = metricsRegister(reg, m.dials, &err)
+	m.queued = metricsRegister(reg, m.queued, &err)
 	if err != nil {
 		return nil, err
 	}
