@@ -23,8 +23,9 @@ var (
 
 // StallError names the endpoint whose queue stalled; it matches ErrStalled.
 type StallError struct {
-	// EndpointID is the stalled endpoint (or "callback" for callback_url
-	// deliveries).
+	// EndpointID is the stalled endpoint ("_callback" for callback_url
+	// deliveries, "_shared" for the shared consumer of every endpoint's
+	// events: its dispatcher made no progress).
 	EndpointID string
 	// Pending is the number of events waiting for it.
 	Pending uint64
