@@ -51,14 +51,23 @@ func PublishDirect(ctx context.Context, b *bus.Bus, endpointID string, e events.
 }
 
 // EnsureDirectConsumer creates endpointID's direct consumer unless it
-// exists. It starts at "new": call it before publishing.
+// exists. It starts after the last event stored when it is called: call it
+// before publishing. (An explicit start sequence, not "new": in a cluster,
+// a consumer's "new" is fixed when its leader starts, which can be after
+// the events published right after the create returned — seen losing the
+// first events of a webhook outage.)
 func EnsureDirectConsumer(ctx context.Context, js jetstream.JetStream, endpointID string) error {
 	name := DirectConsumerName(endpointID)
 	_, err := js.Consumer(ctx, events.StreamName, name)
 	if errors.Is(err, jetstream.ErrConsumerNotFound) {
-		_, err = js.CreateConsumer(ctx, events.StreamName, directConsumerConfig(endpointID, conDirectAckWait, conDirectMaxAckPending))
-		if errors.Is(err, jetstream.ErrConsumerExists) {
-			err = nil // made meanwhile, or already updated by a bridge
+		var st jetstream.Stream
+		if st, err = js.Stream(ctx, events.StreamName); err == nil {
+			cfg := directConsumerConfig(endpointID, conDirectAckWait, conDirectMaxAckPending)
+			cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, st.CachedInfo().State.LastSeq+1
+			_, err = st.CreateConsumer(ctx, cfg)
+			if errors.Is(err, jetstream.ErrConsumerExists) {
+				err = nil // made meanwhile, or already updated by a bridge
+			}
 		}
 	}
 	if err != nil {
