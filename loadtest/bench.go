@@ -46,6 +46,11 @@ type BenchConfig struct {
 	// the first submit to the last final event, for Report.RSS (a soak
 	// run's first-minute vs last-minute comparison).
 	RSSEvery time.Duration
+	// RSSWarmup leaves the samples of the first RSSWarmup out of
+	// Report.RSS, so its first window is the working set at the rate
+	// rather than the climb to it from an idle process (JetStream's
+	// 2-minute dedupe windows, caches and per-message TTLs fill first).
+	RSSWarmup time.Duration
 	// OnProgress is called as submits are answered and finals arrive.
 	// Optional; never concurrently.
 	OnProgress func(Progress)
@@ -86,11 +91,16 @@ type Report struct {
 	Receiver   ReceiverStats `json:"receiver"`
 	PeakRSS    int64         `json:"gateway_peak_rss_bytes,omitempty"`
 	RSSError   string        `json:"gateway_peak_rss_error,omitempty"`
-	// RSS: the gateway's RSS over the run (with BenchConfig.RSSEvery).
+	// RSS: the gateway's RSS over the run (with BenchConfig.RSSEvery),
+	// after RSSWarmupSeconds.
 	RSS       *RSSTrend      `json:"gateway_rss,omitempty"`
 	Reasons   map[string]int `json:"refused_reasons,omitempty"`
 	TimedOut  bool           `json:"timed_out"`
 	WebhookID string         `json:"webhook_id"`
+
+	// RSSWarmupSeconds is BenchConfig.RSSWarmup: how long after the first
+	// submit RSS began to count.
+	RSSWarmupSeconds float64 `json:"gateway_rss_warmup_seconds,omitempty"`
 }
 
 // badEndings are the destination endings the simulator does not deliver.
@@ -264,7 +274,11 @@ func Bench(ctx context.Context, cfg BenchConfig) (*Report, error) {
 	}
 
 	if sampler != nil {
-		tr, _, err := sampler.Stop()
+		tr, samples, err := sampler.Stop()
+		if cfg.RSSWarmup > 0 && len(samples) > 0 {
+			tr = Trend(afterWarmup(samples, cfg.RSSWarmup), cfg.RSSEvery)
+			rep.RSSWarmupSeconds = cfg.RSSWarmup.Seconds()
+		}
 		rep.RSS = &tr
 		if err != nil && rep.RSSError == "" {
 			rep.RSSError = err.Error()
@@ -307,6 +321,17 @@ func Bench(ctx context.Context, cfg BenchConfig) (*Report, error) {
 		}
 	}
 	return rep, sendErr
+}
+
+// afterWarmup drops the samples taken in the first warmup of the run.
+func afterWarmup(samples []RSSSample, warmup time.Duration) []RSSSample {
+	from := samples[0].At.Add(warmup)
+	for i, s := range samples {
+		if !s.At.Before(from) {
+			return samples[i:]
+		}
+	}
+	return nil
 }
 
 // waitFinals waits until every id has a final event; false on timeout or

@@ -3,6 +3,7 @@ package loadtest
 import (
 	"errors"
 	"testing"
+	"time"
 )
 
 func TestBenchDestinationsRecipients(t *testing.T) {
@@ -26,5 +27,19 @@ func TestBenchDestinationsRecipients(t *testing.T) {
 	}
 	if _, err := benchDestinations("+4477009", 5, -1); !errors.Is(err, ErrConfig) {
 		t.Fatalf("recipients -1: %v", err)
+	}
+}
+
+func TestAfterWarmup(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	var s []RSSSample
+	for i := range 10 {
+		s = append(s, RSSSample{At: t0.Add(time.Duration(i) * time.Second), Bytes: int64(i)})
+	}
+	if got := afterWarmup(s, 3*time.Second); len(got) != 7 || got[0].Bytes != 3 {
+		t.Fatalf("warm-up 3s: %v", got)
+	}
+	if got := afterWarmup(s, time.Minute); len(got) != 0 {
+		t.Fatalf("warm-up past the end: %v", got)
 	}
 }

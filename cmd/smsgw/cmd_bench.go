@@ -62,6 +62,7 @@ func newBenchCmd() *cobra.Command {
 	f.BoolP("quiet", "q", false, "no progress bar")
 	f.Duration("duration", 0, "soak: send for this long at --rate (sets --n to rate × duration)")
 	f.Duration("rss-every", 0, "sample the gateway's RSS this often and report first vs last minute (default 1s with --duration)")
+	f.Duration("rss-warmup", 0, "soak: send for this long first, leaving it out of the RSS trend (the run is --rss-warmup + --duration)")
 	f.Duration("receipt-delay", -1, "with --serve: the simulator's receipt delay (simulator.receipt_delay; demo default 100ms)")
 	f.String("cpuprofile", "", "write a CPU profile of this process (with --serve: server and bench) to FILE")
 	f.String("memprofile", "", "write a heap profile of this process at the end of the run (before the server stops) to FILE")
@@ -87,10 +88,16 @@ func runBench(cmd *cobra.Command, _ []string) error {
 		if bc.Rate <= 0 {
 			return usageErr("bench: --duration needs --rate")
 		}
-		bc.N = int(bc.Rate * d.Seconds())
+		bc.RSSWarmup, _ = f.GetDuration("rss-warmup")
+		if bc.RSSWarmup < 0 {
+			return usageErr("bench: --rss-warmup must be >= 0")
+		}
+		bc.N = int(bc.Rate * (d + bc.RSSWarmup).Seconds())
 		if bc.RSSEvery == 0 {
 			bc.RSSEvery = time.Second
 		}
+	} else if f.Changed("rss-warmup") {
+		return usageErr("bench: --rss-warmup applies to a --duration soak")
 	}
 	serve, _ := f.GetBool("serve")
 	asJSON, _ := f.GetBool("json")
@@ -244,8 +251,12 @@ func printBenchReport(w io.Writer, r *loadtest.Report) {
 	}
 	if t := r.RSS; t != nil && t.Samples > 0 {
 		mib := func(b int64) float64 { return float64(b) / (1 << 20) }
-		fmt.Fprintf(w, "RSS trend     first %.0fs %.1f MiB, last %.0fs %.1f MiB (%+.1f %%), max %.1f MiB, %d samples\n",
-			t.WindowSeconds, mib(t.FirstMean), t.WindowSeconds, mib(t.LastMean), 100*t.Growth, mib(t.Max), t.Samples)
+		warm := ""
+		if r.RSSWarmupSeconds > 0 {
+			warm = fmt.Sprintf(" (after a %.0fs warm-up)", r.RSSWarmupSeconds)
+		}
+		fmt.Fprintf(w, "RSS trend     first %.0fs %.1f MiB, last %.0fs %.1f MiB (%+.1f %%), max %.1f MiB, %d samples%s\n",
+			t.WindowSeconds, mib(t.FirstMean), t.WindowSeconds, mib(t.LastMean), 100*t.Growth, mib(t.Max), t.Samples, warm)
 	}
 	for _, rc := range (loadtest.Summary{Reasons: r.Reasons}).SortedReasons() {
 		fmt.Fprintf(w, "  refused %6d  %s\n", rc.Count, rc.Reason)
