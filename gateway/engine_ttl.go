@@ -151,7 +151,18 @@ func (e *Engine) expireID(kvKey, ref string) {
 
 // archivedFinal reports whether message id has a final record in
 // RecordsStream (its record left sms_messages after it became final).
+// A message created less than the final-record TTL ago (less the clock
+// skew a lookup allows) cannot have left sms_messages yet: it is answered
+// false without a lookup, and so is every message when the server has no
+// per-message TTLs. That is the usual case (a receipt or a
+// redelivery before the record is stored), and it costs nothing.
 func (e *Engine) archivedFinal(ctx context.Context, id string) (bool, error) {
+	if !e.fin.msgs {
+		return false, nil // no per-message TTLs: nothing is archived
+	}
+	if created, ok := recordCreated(id); ok && created.After(e.now().Add(recordSkew-e.fin.ttl)) {
+		return false, nil
+	}
 	actx, cancel := context.WithTimeout(ctx, e.cfg.PublishTimeout)
 	defer cancel()
 	m, err := archivedMessage(actx, e.b.NC, id, e.log)

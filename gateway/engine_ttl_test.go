@@ -185,3 +185,25 @@ func TestArchiveLookupWalk(t *testing.T) {
 		t.Fatalf("KV_%s allows per-message TTLs: %v", BucketMessages, err)
 	}
 }
+
+// TestArchivedFinalSkipsYoungMessages: a message created less than the
+// final-record TTL ago cannot have left sms_messages, so no lookup is made
+// (the usual receipt that overtakes its record costs nothing).
+func TestArchivedFinalSkipsYoungMessages(t *testing.T) {
+	env := engStart(t, nil, func(c *config.Config) { c.Messages.FinalRecordTTL = time.Minute }, nil)
+	id := events.NewMessageID()
+	created, _ := recordCreated(id)
+	body, _ := (&Message{ID: id, Account: e2eAccount, Status: StatusDelivered, CreatedAt: created}).MarshalRecord()
+	h := nats.Header{}
+	h.Set(recordIDHeader, id)
+	if _, err := env.b.JS.PublishMsg(env.ctx, &nats.Msg{Subject: recordSubject(e2eAccount, id, created), Data: body, Header: h}); err != nil {
+		t.Fatal(err)
+	}
+	if final, err := env.eng.archivedFinal(env.ctx, id); err != nil || final {
+		t.Fatalf("young message: final %v, %v; want false without a lookup", final, err)
+	}
+	env.eng.now = func() time.Time { return time.Now().Add(time.Minute) }
+	if final, err := env.eng.archivedFinal(env.ctx, id); err != nil || !final {
+		t.Fatalf("a minute later: final %v, %v; want true", final, err)
+	}
+}
