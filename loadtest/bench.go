@@ -101,6 +101,9 @@ type Report struct {
 	// RSSWarmupSeconds is BenchConfig.RSSWarmup: how long after the first
 	// submit RSS began to count.
 	RSSWarmupSeconds float64 `json:"gateway_rss_warmup_seconds,omitempty"`
+	// RSSWhole is the trend of the whole run, warm-up included (set with
+	// a warm-up only).
+	RSSWhole *RSSTrend `json:"gateway_rss_whole,omitempty"`
 }
 
 // badEndings are the destination endings the simulator does not deliver.
@@ -276,6 +279,8 @@ func Bench(ctx context.Context, cfg BenchConfig) (*Report, error) {
 	if sampler != nil {
 		tr, samples, err := sampler.Stop()
 		if cfg.RSSWarmup > 0 && len(samples) > 0 {
+			whole := tr
+			rep.RSSWhole = &whole
 			tr = Trend(afterWarmup(samples, cfg.RSSWarmup), cfg.RSSEvery)
 			rep.RSSWarmupSeconds = cfg.RSSWarmup.Seconds()
 		}

@@ -257,6 +257,10 @@ func printBenchReport(w io.Writer, r *loadtest.Report) {
 		}
 		fmt.Fprintf(w, "RSS trend     first %.0fs %.1f MiB, last %.0fs %.1f MiB (%+.1f %%), max %.1f MiB, %d samples%s\n",
 			t.WindowSeconds, mib(t.FirstMean), t.WindowSeconds, mib(t.LastMean), 100*t.Growth, mib(t.Max), t.Samples, warm)
+		if t := r.RSSWhole; t != nil && t.Samples > 0 {
+			fmt.Fprintf(w, "  whole run   first %.0fs %.1f MiB, last %.0fs %.1f MiB (%+.1f %%)\n",
+				t.WindowSeconds, mib(t.FirstMean), t.WindowSeconds, mib(t.LastMean), 100*t.Growth)
+		}
 	}
 	for _, rc := range (loadtest.Summary{Reasons: r.Reasons}).SortedReasons() {
 		fmt.Fprintf(w, "  refused %6d  %s\n", rc.Count, rc.Reason)
