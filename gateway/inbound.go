@@ -29,8 +29,9 @@ type inboundItem struct {
 
 // deliverHandler is the smpp.Handler of SMSC name: it answers ESME_ROK only
 // once the deliver_sm is stored in JetStream, and ESME_RX_T_APPN (the SMSC
-// retries) when it could not be stored. Processing happens later, from the
-// stream, on whichever instance takes it.
+// retries) when it could not be stored. A receipt for a part this instance
+// knows is recorded at once (receiptNow); everything else is processed
+// later, from the stream, on whichever instance takes it.
 func (e *Engine) deliverHandler(name string) smpp.Handler {
 	receiptSubj, moSubj := InboundReceiptSubject(engKeyPart(name)), InboundMOSubject(engKeyPart(name))
 	return smpp.HandlerFunc(func(ctx context.Context, in smpp.Inbound) pdu.Status {
@@ -39,7 +40,11 @@ func (e *Engine) deliverHandler(name string) smpp.Handler {
 			// might be stored after we told the SMSC to retry.
 			return smpp.StatusRxTAppn
 		}
-		body, err := marshalInboundItem(&inboundItem{SMSC: name, ReceivedAt: e.now().UTC(), Inbound: in})
+		at := e.now().UTC()
+		if in.IsReceipt && e.receiptNow(ctx, name, in, at) {
+			return smpp.StatusOK
+		}
+		body, err := marshalInboundItem(&inboundItem{SMSC: name, ReceivedAt: at, Inbound: in})
 		if err != nil {
 			e.log.Error("gateway deliver_sm not encodable", "smsc", name, "err", err)
 			return smpp.StatusRxPAppn

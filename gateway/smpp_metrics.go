@@ -10,9 +10,10 @@ import (
 // engMetrics are the engine's Prometheus metrics, registered on the
 // registry given in EngineConfig (never the global one).
 type engMetrics struct {
-	submits     *prometheus.CounterVec   // smsc, result
-	bindsUp     *prometheus.GaugeVec     // smsc
-	receipts    *prometheus.CounterVec   // smsc, stat
+	submits     *prometheus.CounterVec // smsc, result
+	bindsUp     *prometheus.GaugeVec   // smsc
+	receipts    *prometheus.CounterVec // smsc, stat
+	receiptsNow prometheus.Counter
 	unmatched   *prometheus.CounterVec   // smsc
 	inbound     *prometheus.CounterVec   // smsc, kind
 	publish     *prometheus.HistogramVec // kind
@@ -35,6 +36,10 @@ func newEngMetrics(reg prometheus.Registerer) (*engMetrics, error) {
 			Name: "smsgw_receipts_total",
 			Help: "Delivery receipts processed, by SMSC and normalised stat.",
 		}, []string{"smsc", "stat"}),
+		receiptsNow: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "smsgw_receipts_at_once_total",
+			Help: "Receipts recorded while their deliver_sm waited for its answer (the part's SMSC id known to this instance), without a trip through SMS_INBOUND.",
+		}),
 		unmatched: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "smsgw_receipts_unmatched_total",
 			Help: "Receipts whose message id never matched a submitted part, stored in SMS_UNMATCHED.",
@@ -74,6 +79,9 @@ func newEngMetrics(reg prometheus.Registerer) (*engMetrics, error) {
 		return nil, err
 	}
 	if m.receipts, err = engRegister(reg, m.receipts); err != nil {
+		return nil, err
+	}
+	if m.receiptsNow, err = engRegister(reg, m.receiptsNow); err != nil {
 		return nil, err
 	}
 	if m.unmatched, err = engRegister(reg, m.unmatched); err != nil {

@@ -41,6 +41,13 @@ func newServeCmd() *cobra.Command {
 			demo := cfg.ApplyDemo()
 			log := gwLogger(cfg.Log, cmd.ErrOrStderr())
 			ctx := cmd.Context()
+			if addr, _ := cmd.Flags().GetString("pprof-addr"); addr != "" {
+				stop, err := servePprof(addr, log)
+				if err != nil {
+					return err
+				}
+				defer stop()
+			}
 			if cfg.NATS.URL != "" {
 				log.Warn("serve always embeds NATS; nats.url is ignored (use gateway and bridge against an external NATS)")
 			}
@@ -87,6 +94,7 @@ func newServeCmd() *cobra.Command {
 	}
 	cmd.Flags().String("http-addr", "", "HTTP API listen address (http.addr)")
 	cmd.Flags().String("data-dir", "", "directory of the embedded NATS store (data_dir)")
+	cmd.Flags().String("pprof-addr", "", "serve Go's net/http/pprof profiles on this address (e.g. 127.0.0.1:6060; off by default)")
 	if err := bindConfigFlags(cmd, map[string]string{"http-addr": "http.addr", "data-dir": "data_dir"}); err != nil {
 		panic(err) // a misspelt key: a programming error caught by any test run
 	}
