@@ -141,9 +141,10 @@ func (e *Engine) expireID(kvKey, ref string) {
 	if !e.fin.ids {
 		return
 	}
-	f, err := e.b.PublishAsync(&nats.Msg{Subject: engKVSubject(BucketSMSCIDs, kvKey), Data: []byte(ref),
+	// A plain publish, no reply subject: JetStream stores it without
+	// sending an acknowledgement nobody would read.
+	err := e.b.NC.PublishMsg(&nats.Msg{Subject: engKVSubject(BucketSMSCIDs, kvKey), Data: []byte(ref),
 		Header: nats.Header{jetstream.MsgTTLHeader: []string{e.fin.ttl.String()}}})
-	f.Cancel() // not waited for
 	if err != nil {
 		e.log.Debug("gateway: could not expire smsc id", "key", kvKey, "err", err)
 	}
