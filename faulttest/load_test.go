@@ -2,6 +2,7 @@ package faulttest
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"strconv"
@@ -361,6 +362,7 @@ func runScenario(t *testing.T, sc scenario) verdict {
 		t.Errorf("only %d of %d messages accepted", v.accepted, sc.n)
 	}
 	if v.lost > 0 || v.repliesLost > 0 || v.sentLost > 0 {
+		explainLost(t, st, res)
 		t.Errorf("LOST: %d messages without a final event, %d without message.sent, %d replies without message.inbound", v.lost, v.sentLost, v.repliesLost)
 	}
 	if v.sentDoubles > 0 {
@@ -376,4 +378,52 @@ func runScenario(t *testing.T, sc scenario) verdict {
 		t.Errorf("%d webhook deliveries repeated though the bridges and receiver were not disturbed", v.dupDeliveries)
 	}
 	return v
+}
+
+// explainLost logs, for each accepted message without a final webhook,
+// what the gateway's API says of it (status, SMSC, part ids, events) and
+// what the simulator took for its text, so a loss seen once in CI can be
+// traced without running it again.
+func explainLost(t testing.TB, st *stack, res *loadResult) {
+	st.recv.mu.Lock()
+	var lost []expected
+	res.mu.Lock()
+	for _, e := range res.accepted {
+		if len(st.recv.finals[e.id]) == 0 {
+			lost = append(lost, e)
+		}
+	}
+	res.mu.Unlock()
+	st.recv.mu.Unlock()
+	if len(lost) > 10 {
+		lost = lost[:10]
+	}
+	sims := st.sim.Messages()
+	for _, e := range lost {
+		var took []string
+		for _, m := range sims {
+			if m.Text == e.text {
+				took = append(took, fmt.Sprintf("id=%q at=%s", m.ID, m.At.Format("15:04:05.000")))
+			}
+		}
+		desc := "no gateway answered"
+		for _, u := range st.gwURLs {
+			c, err := client.New(client.Config{BaseURL: u, APIKey: apiKey, Timeout: 5 * time.Second})
+			if err != nil {
+				continue
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			m, err := c.GetMessage(ctx, e.id)
+			cancel()
+			if err != nil {
+				desc = err.Error()
+				continue
+			}
+			b, _ := json.Marshal(m)
+			desc = string(b)
+			break
+		}
+		t.Logf("lost %s (%q): simulator took %v; gateway says %s", e.id, e.text, took, desc)
+	}
+	t.Logf("simulator stats: %+v", st.sim.Stats())
 }

@@ -46,8 +46,9 @@ func TestReceiptNow(t *testing.T) {
 				t.Fatal(err)
 			}
 			_, err = evs.GetLastMsgForSubject(env.ctx, events.Subject(e2eAccount, events.MessageDelivered))
-			if stored := err == nil; stored != c.atOnce {
-				t.Errorf("final event stored when the deliver_sm was answered: %v (err %v), want %v", stored, err, c.atOnce)
+			if c.atOnce && err != nil {
+				// (Through SMS_INBOUND it may or may not be stored yet.)
+				t.Errorf("final event not stored when the deliver_sm was answered: %v", err)
 			}
 			in, err := env.b.JS.Stream(env.ctx, InboundStream)
 			if err != nil {

@@ -325,7 +325,9 @@ bridge:
 		{"smsgw_http_request_duration_seconds", map[string]string{"route": "POST /v1/messages"}, 12, 12},
 		{"smsgw_api_messages_accepted_total", nil, 12, 12},
 		{"smsgw_jetstream_publish_seconds", map[string]string{"kind": "event"}, 24, 0},
-		{"smsgw_jetstream_publish_seconds", map[string]string{"kind": "inbound"}, 13, 0},
+		// The MO, and receipts not recorded at once (checked together below).
+		{"smsgw_jetstream_publish_seconds", map[string]string{"kind": "inbound"}, 1, 0},
+		{"smsgw_receipts_at_once_total", nil, 0, 12},
 		// Bridge.
 		{"smsgw_webhook_deliveries_total", map[string]string{"outcome": "delivered"}, 25, 0},
 		{"smsgw_webhook_deliveries_total", map[string]string{"outcome": "retry"}, 1, 0},
@@ -345,6 +347,12 @@ bridge:
 		if v < c.min || c.max > 0 && v > c.max || c.max == 0 && c.min == 0 && v != 0 {
 			t.Errorf("%s%v = %v, want %v..%v", c.name, c.labels, v, c.min, c.max)
 		}
+	}
+	// Every receipt was recorded at once or stored in SMS_INBOUND first.
+	inb, _, _ := metricValue(mf, "smsgw_jetstream_publish_seconds", map[string]string{"kind": "inbound"})
+	now, _, _ := metricValue(mf, "smsgw_receipts_at_once_total", nil)
+	if inb+now < 13 {
+		t.Errorf("%v deliver_sm stored in SMS_INBOUND + %v receipts recorded at once, want at least 13 (12 receipts, 1 MO)", inb, now)
 	}
 	// Latencies: positive, and nothing in this test takes a minute.
 	for _, h := range []string{"smsgw_smpp_submit_seconds", "smsgw_receipt_latency_seconds", "smsgw_jetstream_publish_seconds", "smsgw_webhook_attempt_seconds"} {
